@@ -1,0 +1,3 @@
+from movekit.cli import main
+
+main()

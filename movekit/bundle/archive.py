@@ -1,0 +1,248 @@
+"""The ``.tar.zst`` form of a bundle: a PAX tar of the bundle tree inside one zstd frame.
+
+Both directions stream. Writing is deterministic (sorted members, mtime 0, owner 0 without
+names, modes 0600/0700), so the same tree gives the same archive bytes. Reading never extracts:
+each member is checked (type, name, duplicates, size) before its bytes are read into memory, and
+the decompressed stream is metered so that neither a zstd bomb nor a giant tar header can make
+the reader hold more than the limits in :mod:`movekit.bundle.layout`.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+from movekit.bundle.layout import (
+    MANIFEST_FILE,
+    MAX_MANIFEST_BYTES,
+    MAX_MEMBER_BYTES,
+    MAX_MEMBERS,
+    MAX_TOTAL_BYTES,
+    MIB,
+    BundleDefect,
+    member_name,
+    parent_dirs,
+    tree_order,
+)
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+DEFAULT_LEVEL = 3
+ARCHIVE = "archive"  # the "where" of defects that concern the stream, not one member
+
+_MAX_WINDOW = 1 << 27  # zstd's own default cap (128 MiB); a frame asking more is refused
+_INPUT_CHUNK = 1024  # compressed bytes per step: at most ~32 MiB of output even for a bomb
+_HEADER_ALLOWANCE = MIB  # PAX and GNU long-name headers of one member; real ones are < 1 KiB
+_TAIL_KEPT = 64 * 1024  # enough to see what tarfile read past the last member
+
+
+def is_archive(path: Path) -> bool:
+    """True when ``path`` is a file that starts like a zstd frame."""
+    try:
+        with path.open("rb") as stream:
+            return stream.read(4) == ZSTD_MAGIC
+    except OSError:
+        return False
+
+
+def write_archive(root: Path, files: Iterable[str], out: BinaryIO,
+                  level: int = DEFAULT_LEVEL) -> None:
+    """Stream the files under ``root`` (relative paths) and their directories into ``out``."""
+    names = set(files)
+    for name in list(names):
+        names.update(parent_dirs(name))
+    compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
+    with compressor.stream_writer(out, closefd=False) as zstd_out, \
+            tarfile.open(fileobj=zstd_out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for name in sorted(names, key=tree_order):
+            path = root / name
+            info = tarfile.TarInfo(name)
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if path.is_dir():
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o700
+                tar.addfile(info)
+                continue
+            info.mode = 0o600
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as member:
+                info.size = os.fstat(member.fileno()).st_size
+                tar.addfile(info, member)
+
+
+@dataclass
+class ArchiveTree:
+    """What an archive holds, after the per-member checks: file bytes and directory names."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    dirs: set[str] = field(default_factory=set)
+
+
+class _Truncated(Exception):
+    pass
+
+
+class _OverBudget(Exception):
+    pass
+
+
+class _MeteredZstdReader:
+    """Decompresses a zstd stream on demand and meters what it hands out against a budget.
+
+    zstandard's own stream reader ends quietly on a truncated frame; this one checks that the
+    last frame is complete (its checksum included) and raises :class:`_Truncated` otherwise.
+    Feeding the decompressor small input chunks bounds the output of one step, even for a bomb.
+    """
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._source = source
+        self._dctx = zstandard.ZstdDecompressor(max_window_size=_MAX_WINDOW)
+        self._frame = self._dctx.decompressobj()
+        self._in_frame = False
+        self._pending = bytearray()
+        self._done = False
+        self.handed = 0  # bytes returned by read() so far
+        self.budget = 0  # read() refuses to hand out more than this in total
+        self.tail = bytearray()  # the last bytes handed out
+
+    def read(self, size: int = -1) -> bytes:
+        want = size if size >= 0 else 1 << 16
+        while len(self._pending) < want and not self._done:
+            self._step()
+        chunk = bytes(self._pending[:want])
+        del self._pending[:want]
+        self.handed += len(chunk)
+        if self.handed > self.budget:
+            raise _OverBudget
+        self.tail += chunk
+        del self.tail[:-_TAIL_KEPT]
+        return chunk
+
+    def _step(self) -> None:
+        compressed = self._source.read(_INPUT_CHUNK)
+        if not compressed:
+            if self._in_frame:
+                raise _Truncated
+            self._done = True
+            return
+        while compressed:
+            if self._frame.eof:  # the previous frame is complete; what follows must be a frame
+                self._frame = self._dctx.decompressobj()
+            self._pending += self._frame.decompress(compressed)
+            compressed = self._frame.unused_data if self._frame.eof else b""
+        self._in_frame = not self._frame.eof
+
+
+def read_archive(path: Path) -> ArchiveTree:
+    """Every member of the archive at ``path``, checked, in memory. Raises :class:`BundleDefect`.
+
+    Directories and regular files only; names must stay inside the bundle and appear once; each
+    file at most MAX_MEMBER_BYTES (MAX_MANIFEST_BYTES for the manifest); the whole tar stream at
+    most MAX_TOTAL_BYTES; at most MAX_MEMBERS members. Nothing is written anywhere.
+    """
+    with path.open("rb") as raw:
+        reader = _MeteredZstdReader(raw)
+        try:
+            return _read_members(reader)
+        except _Truncated:
+            raise BundleDefect(ARCHIVE, "truncated: the zstd stream ends before its frame "
+                                        "does") from None
+        except _OverBudget:
+            raise BundleDefect(ARCHIVE, "too large: a tar header or member is bigger than it "
+                                        "says, or the archive exceeds "
+                                        f"{MAX_TOTAL_BYTES // MIB} MiB uncompressed") from None
+        except zstandard.ZstdError as err:
+            raise BundleDefect(ARCHIVE, f"not a valid zstd stream ({err})") from None
+        except tarfile.TarError as err:
+            problem = str(err)
+            if "unexpected end" in problem:
+                raise BundleDefect(ARCHIVE, "truncated: the tar stream ends inside a "
+                                            "member") from None
+            raise BundleDefect(ARCHIVE, f"not a valid tar stream ({problem})") from None
+        except (ValueError, OverflowError, RecursionError) as err:
+            # tarfile's own parsing of hostile headers (chained PAX headers recurse, for one).
+            raise BundleDefect(ARCHIVE, f"not a valid tar stream ({type(err).__name__})") from None
+
+
+def _allow(reader: _MeteredZstdReader, more: int) -> None:
+    # tarfile reads ahead by up to one record; the budget allows for it.
+    reader.budget = min(reader.handed + more + 2 * tarfile.RECORDSIZE, MAX_TOTAL_BYTES)
+
+
+def _read_members(reader: _MeteredZstdReader) -> ArchiveTree:
+    tree = ArchiveTree()
+    seen: set[str] = set()
+    _allow(reader, _HEADER_ALLOWANCE)
+    with tarfile.open(fileobj=reader, mode="r|",  # type: ignore[call-overload]
+                      encoding="utf-8", errors="surrogateescape") as tar:
+        while True:
+            _allow(reader, _HEADER_ALLOWANCE)
+            info = tar.next()
+            if info is None:
+                break
+            if len(seen) >= MAX_MEMBERS:
+                raise BundleDefect(ARCHIVE, f"more than {MAX_MEMBERS} members")
+            name = member_name(info.name)
+            shown = name or info.name
+            if not (info.isfile() or info.isdir()) or info.issparse():
+                raise BundleDefect(shown, f"is a {_type_name(info)}; a bundle holds only "
+                                          "regular files and directories")
+            if name in seen:
+                raise BundleDefect(shown, "appears twice in the archive")
+            seen.add(name)
+            if info.isdir():
+                if name:
+                    tree.dirs.add(name)
+                continue
+            limit = MAX_MANIFEST_BYTES if name == MANIFEST_FILE else MAX_MEMBER_BYTES
+            if info.size > limit:
+                raise BundleDefect(name, f"is {info.size} bytes, over the limit of "
+                                         f"{limit // MIB} MiB")
+            _allow(reader, info.size)
+            member = tar.extractfile(info)
+            if member is None:  # pragma: no cover - regular files always have a file object
+                raise BundleDefect(name, "cannot be read")
+            data = member.read()
+            if len(data) != info.size:
+                raise BundleDefect(ARCHIVE, "truncated: the tar stream ends inside a member")
+            tree.files[name] = data
+        _check_end(reader, tar.offset)
+    return tree
+
+
+def _check_end(reader: _MeteredZstdReader, end: int) -> None:
+    """After the last member only the zero blocks of the end-of-archive marker may follow."""
+    consumed = reader.handed
+    kept_from = consumed - len(reader.tail)
+    if end < kept_from:
+        raise BundleDefect(ARCHIVE, "corrupt tar stream after the last member")
+    trailer = bytes(reader.tail[end - kept_from:])
+    _allow(reader, 16 * MIB)
+    while chunk := reader.read(1 << 16):
+        trailer += chunk.strip(b"\x00")  # only non-zero bytes are kept
+        consumed += len(chunk)
+    if trailer.strip(b"\x00"):
+        raise BundleDefect(ARCHIVE, "unexpected data after the last member (corrupt header?)")
+    if consumed - end < 2 * tarfile.BLOCKSIZE:
+        raise BundleDefect(ARCHIVE, "truncated: the tar end-of-archive marker is missing")
+
+
+def _type_name(info: tarfile.TarInfo) -> str:
+    if info.issym():
+        return "symbolic link"
+    if info.islnk():
+        return "hard link"
+    if info.ischr() or info.isblk():
+        return "device"
+    if info.isfifo():
+        return "FIFO"
+    if info.issparse():
+        return "sparse file"
+    return f"member of tar type {info.type!r}"

@@ -1,0 +1,524 @@
+"""The manifest: what a bundle holds, as typed records and as JSON (``schemas/manifest.v1.json``).
+
+The digest is the sha256 of the canonical JSON of the whole manifest except ``createdAt`` and
+``digest`` itself. It covers every file through its checksum and the graph (owners, waves,
+exclusions) directly, and two exports of the same source state have the same digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from itertools import islice
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import jsonschema
+
+from movekit import __version__
+from movekit.bundle.layout import (
+    FORMAT_VERSION,
+    MANIFEST_FILE,
+    READABLE_FORMAT_VERSIONS,
+    BundleDefect,
+    crd_path,
+    decode_text,
+    object_path,
+)
+from movekit.refs import ObjectRef, split_api_version
+
+SCHEMA_FILE = "manifest.v1.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_FILE
+
+
+@dataclass(frozen=True)
+class Owner:
+    """One ownerReference of a moved object, resolved to the owner's identity."""
+
+    ref: ObjectRef
+    uid: str  # the owner's UID in the source cluster
+    api_version: str
+    controller: bool | None = None
+    block_owner_deletion: bool | None = None
+
+
+@dataclass
+class ObjectEntry:
+    """A moved object. ``file`` and ``sha256`` are filled in when the object is written."""
+
+    ref: ObjectRef
+    api_version: str
+    source_uid: str
+    owners: list[Owner]
+    soft_owners: list[ObjectRef]
+    wave: int
+    is_global: bool
+    keep_in_source: bool
+    was_paused: bool | None
+    file: str = ""
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class CrdEntry:
+    name: str
+    file: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class KindEntry:
+    """An exported kind, at the (storage) version its objects were read."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    crd_name: str | None  # None for core kinds
+
+
+@dataclass(frozen=True)
+class ProviderEntry:
+    """A clusterctl ``Provider`` of the source: what the target must also run."""
+
+    name: str
+    namespace: str
+    type: str
+    version: str
+
+
+@dataclass(frozen=True)
+class NamespaceEntry:
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExcludedEntry:
+    """A discovered object that does not move, and why (a graph exclusion reason code)."""
+
+    ref: ObjectRef
+    api_version: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class SelectionEntry:
+    namespace: str | None  # None: every namespace
+    clusters: tuple[str, ...] = ()  # empty: every Cluster in the namespace(s)
+
+
+@dataclass(frozen=True)
+class Source:
+    server: str
+    kubernetes_version: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format_version: int
+    tool_version: str
+    created_at: str
+    source: Source
+    selection: SelectionEntry
+    kinds: tuple[KindEntry, ...]
+    providers: tuple[ProviderEntry, ...]
+    namespaces: tuple[NamespaceEntry, ...]
+    objects: tuple[ObjectEntry, ...]
+    crds: tuple[CrdEntry, ...]
+    excluded: tuple[ExcludedEntry, ...]
+    digest: str
+    encryption: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return _to_json(self, self.digest)
+
+    def files(self) -> dict[str, str]:
+        """Every file the manifest lists, with its sha256."""
+        listed = {entry.file: entry.sha256 for entry in self.objects}
+        listed.update((crd.file, crd.sha256) for crd in self.crds)
+        return listed
+
+
+# What build_manifest accepts: graph.KindInfo, graph.Exclusion and graph.Selection fit these.
+
+
+class KindFacts(Protocol):
+    @property
+    def group(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def plural(self) -> str: ...
+    @property
+    def namespaced(self) -> bool: ...
+    @property
+    def crd_name(self) -> str | None: ...
+
+
+class ExclusionFacts(Protocol):
+    @property
+    def ref(self) -> ObjectRef: ...
+    @property
+    def api_version(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+
+
+class SelectionFacts(Protocol):
+    @property
+    def namespace(self) -> str | None: ...
+    @property
+    def clusters(self) -> Collection[str]: ...
+
+
+def strip_credentials(server: str) -> str:
+    """The API server URL without user info, query or fragment, which can carry credentials."""
+    parts = urlsplit(server)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_manifest(
+    *,
+    objects: Iterable[ObjectEntry],
+    crds: Iterable[CrdEntry],
+    source: Source,
+    selection: SelectionFacts,
+    kinds: Iterable[KindFacts],
+    providers: Iterable[ProviderEntry] = (),
+    namespaces: Iterable[NamespaceEntry] = (),
+    excluded: Iterable[ExclusionFacts] = (),
+    tool_version: str = __version__,
+    created_at: datetime | None = None,
+) -> Manifest:
+    """A complete manifest in canonical order, with its digest.
+
+    Raises ValueError when the pieces do not make a bundle that a reader would accept (a schema
+    violation, an owner that is not in the bundle, ...): catching that at export beats shipping it.
+    """
+    unsorted = Manifest(
+        format_version=FORMAT_VERSION,
+        tool_version=tool_version,
+        created_at=rfc3339(created_at or datetime.now(UTC)),
+        source=Source(strip_credentials(source.server), source.kubernetes_version),
+        selection=SelectionEntry(selection.namespace, tuple(sorted(set(selection.clusters)))),
+        kinds=tuple(
+            sorted(
+                (KindEntry(k.group, k.version, k.kind, k.plural, k.namespaced, k.crd_name)
+                 for k in kinds),
+                key=lambda k: (k.group, k.kind),
+            )
+        ),
+        providers=tuple(sorted(providers, key=lambda p: (p.namespace, p.name, p.type))),
+        namespaces=tuple(sorted(namespaces, key=lambda n: n.name)),
+        objects=tuple(sorted(objects, key=lambda e: (e.wave, e.ref))),
+        crds=tuple(sorted(crds, key=lambda c: c.name)),
+        excluded=tuple(
+            sorted(
+                (ExcludedEntry(x.ref, x.api_version, x.reason, x.detail) for x in excluded),
+                key=lambda x: x.ref,
+            )
+        ),
+        digest="",
+    )
+    doc = _to_json(unsorted, "")
+    digest = manifest_digest(doc)
+    doc["digest"] = digest
+    try:
+        validate_schema(doc)
+        manifest = _from_json(doc)
+        check_consistency(manifest)
+    except BundleDefect as defect:
+        raise ValueError(f"cannot write this bundle: {defect}") from None
+    return manifest
+
+
+def manifest_bytes(manifest: Manifest) -> bytes:
+    """``manifest.json`` as written: sorted keys, two-space indent, UTF-8, final newline."""
+    text = json.dumps(manifest.to_json(), indent=2, sort_keys=True, ensure_ascii=False)
+    return (text + "\n").encode("utf-8")
+
+
+def manifest_digest(doc: Mapping[str, Any]) -> str:
+    """``sha256:<hex>`` over the canonical JSON of ``doc`` without ``createdAt`` and ``digest``."""
+    covered = {key: value for key, value in doc.items() if key not in ("createdAt", "digest")}
+    canonical = json.dumps(covered, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def parse_manifest(data: bytes) -> tuple[dict[str, Any], Manifest]:
+    """The manifest of an untrusted bundle, checked; raises :class:`BundleDefect`."""
+    text = decode_text(data, MANIFEST_FILE)
+    try:
+        doc = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+    except _DuplicateKey as dup:
+        raise BundleDefect(MANIFEST_FILE, f"duplicate key {_short(dup.key)}") from None
+    except json.JSONDecodeError as err:
+        raise BundleDefect(MANIFEST_FILE, f"not valid JSON at line {err.lineno}, "
+                                          f"column {err.colno}: {err.msg}") from None
+    except (ValueError, RecursionError) as err:
+        raise BundleDefect(MANIFEST_FILE, f"not valid JSON ({type(err).__name__})") from None
+    if not isinstance(doc, dict):
+        raise BundleDefect(MANIFEST_FILE, "not a JSON object")
+    version = doc.get("formatVersion")
+    if "formatVersion" in doc and not (type(version) is int
+                                       and version in READABLE_FORMAT_VERSIONS):
+        readable = ", ".join(str(v) for v in READABLE_FORMAT_VERSIONS)
+        raise BundleDefect(f"{MANIFEST_FILE} formatVersion",
+                           f"format {_short(version)} is not one this movekit reads "
+                           f"(it reads format {readable}); use a movekit that supports it")
+    validate_schema(doc)
+    manifest = _from_json(doc)
+    check_consistency(manifest)
+    recomputed = manifest_digest(doc)
+    if recomputed != manifest.digest:
+        raise BundleDefect(f"{MANIFEST_FILE} digest",
+                           f"does not match the manifest (recomputed {recomputed})")
+    return doc, manifest
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Two readers that pick different copies of a duplicated key would see different bundles.
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _inline_refs(node: Any, defs: Mapping[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/") and len(node) == 1:
+            return _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
+        return {key: _inline_refs(value, defs) for key, value in node.items() if key != "$defs"}
+    if isinstance(node, list):
+        return [_inline_refs(item, defs) for item in node]
+    return node
+
+
+def _schema_text() -> str:
+    if SCHEMA_PATH.is_file():  # a source checkout
+        return SCHEMA_PATH.read_text(encoding="utf-8")
+    # An installed package ships schemas/ as movekit.schemas.
+    return resources.files("movekit.schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+
+
+@cache
+def _validator() -> Any:
+    schema = json.loads(_schema_text())
+    # The schema has no recursive definitions; resolving its $refs once makes validating a
+    # manifest of ten thousand objects take about half the time.
+    return jsonschema.Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
+
+
+def _json_path(path: Iterable[Any]) -> str:
+    rendered = ""
+    for part in path:
+        rendered += f"[{part}]" if isinstance(part, int) else (f".{part}" if rendered else part)
+    return rendered or "(top level)"
+
+
+def validate_schema(doc: Mapping[str, Any]) -> None:
+    # best_match ranks the first errors found; a hostile manifest may have millions of them.
+    error = jsonschema.exceptions.best_match(islice(_validator().iter_errors(doc), 50))
+    if error is not None:
+        message = error.message if len(error.message) <= 240 else error.message[:237] + "..."
+        raise BundleDefect(f"{MANIFEST_FILE} {_json_path(error.absolute_path)}", message)
+
+
+def _ref(group: str, kind: str, namespace: str, name: str) -> ObjectRef:
+    return ObjectRef(group, kind, namespace, name)
+
+
+def _api_ref(item: Mapping[str, Any]) -> ObjectRef:
+    group, _ = split_api_version(item["apiVersion"])
+    return ObjectRef(group, item["kind"], item["namespace"], item["name"])
+
+
+def _ref_json(ref: ObjectRef, api_version: str) -> dict[str, Any]:
+    return {"apiVersion": api_version, "kind": ref.kind, "namespace": ref.namespace,
+            "name": ref.name}
+
+
+def _to_json(m: Manifest, digest: str) -> dict[str, Any]:
+    return {
+        "formatVersion": m.format_version,
+        "tool": {"name": "movekit", "version": m.tool_version},
+        "createdAt": m.created_at,
+        "source": {"server": m.source.server, "kubernetesVersion": m.source.kubernetes_version},
+        "selection": {"namespace": m.selection.namespace,
+                      "clusters": list(m.selection.clusters)},
+        "kinds": [{"group": k.group, "version": k.version, "kind": k.kind, "plural": k.plural,
+                   "namespaced": k.namespaced, "crd": k.crd_name} for k in m.kinds],
+        "providers": [{"name": p.name, "namespace": p.namespace, "type": p.type,
+                       "version": p.version} for p in m.providers],
+        "namespaces": [{"name": n.name, "labels": dict(n.labels),
+                        "annotations": dict(n.annotations)} for n in m.namespaces],
+        "objects": [_object_json(e) for e in m.objects],
+        "crds": [{"name": c.name, "file": c.file, "sha256": c.sha256} for c in m.crds],
+        "excluded": [{**_ref_json(x.ref, x.api_version), "reason": x.reason,
+                      "detail": x.detail} for x in m.excluded],
+        "encryption": dict(m.encryption) if m.encryption is not None else None,
+        "digest": digest,
+    }
+
+
+def _object_json(e: ObjectEntry) -> dict[str, Any]:
+    return {
+        **_ref_json(e.ref, e.api_version),
+        "sourceUID": e.source_uid,
+        "file": e.file,
+        "sha256": e.sha256,
+        "wave": e.wave,
+        "owners": [{**_ref_json(o.ref, o.api_version), "uid": o.uid, "controller": o.controller,
+                    "blockOwnerDeletion": o.block_owner_deletion} for o in e.owners],
+        "softOwners": [{"group": s.group, "kind": s.kind, "namespace": s.namespace,
+                        "name": s.name} for s in sorted(e.soft_owners)],
+        "flags": {"global": e.is_global, "keepInSource": e.keep_in_source,
+                  "wasPaused": e.was_paused},
+    }
+
+
+def _from_json(doc: Mapping[str, Any]) -> Manifest:
+    """Typed records of a schema-valid manifest document."""
+    return Manifest(
+        format_version=doc["formatVersion"],
+        tool_version=doc["tool"]["version"],
+        created_at=doc["createdAt"],
+        source=Source(doc["source"]["server"], doc["source"]["kubernetesVersion"]),
+        selection=SelectionEntry(doc["selection"]["namespace"],
+                                 tuple(doc["selection"]["clusters"])),
+        kinds=tuple(KindEntry(k["group"], k["version"], k["kind"], k["plural"], k["namespaced"],
+                              k["crd"]) for k in doc["kinds"]),
+        providers=tuple(ProviderEntry(p["name"], p["namespace"], p["type"], p["version"])
+                        for p in doc["providers"]),
+        namespaces=tuple(NamespaceEntry(n["name"], n["labels"], n["annotations"])
+                         for n in doc["namespaces"]),
+        objects=tuple(
+            ObjectEntry(
+                ref=_api_ref(o),
+                api_version=o["apiVersion"],
+                source_uid=o["sourceUID"],
+                owners=[Owner(_api_ref(w), w["uid"], w["apiVersion"], w["controller"],
+                              w["blockOwnerDeletion"]) for w in o["owners"]],
+                soft_owners=[_ref(s["group"], s["kind"], s["namespace"], s["name"])
+                             for s in o["softOwners"]],
+                wave=int(o["wave"]),
+                is_global=o["flags"]["global"],
+                keep_in_source=o["flags"]["keepInSource"],
+                was_paused=o["flags"]["wasPaused"],
+                file=o["file"],
+                sha256=o["sha256"],
+            )
+            for o in doc["objects"]
+        ),
+        crds=tuple(CrdEntry(c["name"], c["file"], c["sha256"]) for c in doc["crds"]),
+        excluded=tuple(ExcludedEntry(_api_ref(x), x["apiVersion"], x["reason"], x["detail"])
+                       for x in doc["excluded"]),
+        encryption=doc["encryption"],
+        digest=doc["digest"],
+    )
+
+
+def check_consistency(m: Manifest) -> None:
+    """What the schema cannot say: unique identities, canonical paths, owners inside the bundle
+    and in earlier waves, kinds and CRDs listed. Raises :class:`BundleDefect`."""
+    by_ref: dict[ObjectRef, ObjectEntry] = {}
+    kinds = {(k.group, k.kind): k for k in m.kinds}
+    crd_names = {c.name for c in m.crds}
+
+    for index, entry in enumerate(m.objects):
+        where = f"{MANIFEST_FILE} objects[{index}]"
+        if entry.ref in by_ref:
+            raise BundleDefect(where, f"{entry.ref} is listed twice")
+        by_ref[entry.ref] = entry
+        expected = object_path(entry.ref)
+        if entry.file != expected:
+            raise BundleDefect(f"{where}.file", f"is {entry.file!r} but {entry.ref} "
+                                                f"belongs at {expected!r}")
+        kind = kinds.get((entry.ref.group, entry.ref.kind))
+        if kind is None:
+            raise BundleDefect(where, f"kind {entry.ref.group_kind} is not listed in kinds")
+        if kind.version != split_api_version(entry.api_version)[1]:
+            raise BundleDefect(f"{where}.apiVersion", f"{entry.api_version} is not the version "
+                                                      f"{kind.version} listed in kinds")
+        if kind.namespaced != bool(entry.ref.namespace):
+            scope = "namespaced" if kind.namespaced else "cluster-scoped"
+            raise BundleDefect(f"{where}.namespace", f"{entry.ref.group_kind} is {scope}")
+
+    for index, entry in enumerate(m.objects):
+        where = f"{MANIFEST_FILE} objects[{index}]"
+        for position, owner in enumerate(entry.owners):
+            owner_entry = by_ref.get(owner.ref)
+            field_name = f"{where}.owners[{position}]"
+            if owner.ref.namespace not in ("", entry.ref.namespace):
+                raise BundleDefect(field_name, "an owner must be in the same namespace "
+                                               "or cluster-scoped")
+            if owner_entry is None:
+                raise BundleDefect(field_name, f"owner {owner.ref} is not in the bundle")
+            if owner.uid != owner_entry.source_uid:
+                raise BundleDefect(f"{field_name}.uid", f"is not the sourceUID of {owner.ref}")
+            if owner_entry.wave >= entry.wave:
+                raise BundleDefect(f"{where}.wave", f"{entry.wave} is not after the wave "
+                                                    f"of owner {owner.ref}")
+        for position, soft in enumerate(entry.soft_owners):
+            soft_entry = by_ref.get(soft)
+            field_name = f"{where}.softOwners[{position}]"
+            if soft_entry is None:
+                raise BundleDefect(field_name, f"soft owner {soft} is not in the bundle")
+            if soft_entry.wave >= entry.wave:
+                raise BundleDefect(f"{where}.wave", f"{entry.wave} is not after the wave "
+                                                    f"of soft owner {soft}")
+
+    seen_crds: set[str] = set()
+    for index, crd in enumerate(m.crds):
+        where = f"{MANIFEST_FILE} crds[{index}]"
+        if crd.name in seen_crds:
+            raise BundleDefect(where, f"CRD {crd.name} is listed twice")
+        seen_crds.add(crd.name)
+        if crd.file != crd_path(crd.name):
+            raise BundleDefect(f"{where}.file", f"is {crd.file!r} but CRD {crd.name} "
+                                                f"belongs at {crd_path(crd.name)!r}")
+    for index, kind in enumerate(m.kinds):
+        if kind.crd_name is not None and kind.crd_name not in crd_names:
+            raise BundleDefect(f"{MANIFEST_FILE} kinds[{index}].crd",
+                               f"CRD {kind.crd_name} is not in the bundle's crds")
+    for index, excluded in enumerate(m.excluded):
+        if excluded.ref in by_ref:
+            raise BundleDefect(f"{MANIFEST_FILE} excluded[{index}]",
+                               f"{excluded.ref} is both moved and excluded")

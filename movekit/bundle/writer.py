@@ -1,0 +1,297 @@
+"""Writing a bundle, as a directory or a ``.tar.zst``, so that a reader never sees half of one.
+
+Every file is first written into a private staging directory next to the target; the manifest
+goes in last. Only then is the result published: the staging directory is renamed into place
+(an earlier bundle there is renamed away first, then removed, so no stale file survives), or
+streamed into ``FILE.tmp`` which is renamed over ``FILE``. Files are 0600 and directories 0700
+whatever the umask: a bundle carries kubeconfigs and CA keys.
+
+Object files are not fsync'ed one by one (that would cost seconds per thousand objects); a file
+torn by a crash is caught by the checksum when the bundle is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from movekit import __version__
+from movekit.bundle.archive import DEFAULT_LEVEL, ZSTD_MAGIC, write_archive
+from movekit.bundle.layout import (
+    CRDS_DIR,
+    MANIFEST_FILE,
+    MAX_MANIFEST_BYTES,
+    MAX_MEMBER_BYTES,
+    OBJECTS_DIR,
+    crd_path,
+    dump_yaml,
+    object_path,
+    parent_dirs,
+)
+from movekit.bundle.manifest import (
+    CrdEntry,
+    ExclusionFacts,
+    KindFacts,
+    Manifest,
+    NamespaceEntry,
+    ObjectEntry,
+    ProviderEntry,
+    SelectionFacts,
+    Source,
+    build_manifest,
+    manifest_bytes,
+)
+from movekit.errors import UsageError
+from movekit.refs import ObjectRef
+
+ARCHIVE_SUFFIX = ".tar.zst"
+
+_BUNDLE_TOP_LEVEL = {MANIFEST_FILE, OBJECTS_DIR, CRDS_DIR}
+
+
+def create_private_dir(path: Path) -> None:
+    os.mkdir(path, 0o700)
+    os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Create ``path`` (it must not exist) with mode 0600 and write ``data``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        os.fchmod(fd, 0o600)  # the mode given to open is filtered by the umask
+        out.write(data)
+
+
+def is_movekit_bundle_dir(path: Path) -> bool:
+    """A directory holding only bundle entries and a manifest.json written by movekit."""
+    try:
+        if not set(os.listdir(path)) <= _BUNDLE_TOP_LEVEL:
+            return False
+        manifest = path / MANIFEST_FILE
+        info = manifest.lstat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MANIFEST_BYTES:
+            return False
+        doc = json.loads(manifest.read_bytes())
+    except (OSError, ValueError):
+        return False
+    tool = doc.get("tool") if isinstance(doc, dict) else None
+    return (isinstance(doc, dict) and "formatVersion" in doc and isinstance(tool, dict)
+            and tool.get("name") == "movekit")
+
+
+def _directory_target(path: Path) -> Literal["absent", "empty", "bundle"]:
+    """What is at a directory target now; UsageError when it must not be touched."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return "absent"
+    if stat.S_ISLNK(info.st_mode):
+        raise UsageError(f"{path}: is a symbolic link; name the bundle directory itself")
+    if not stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"{path}: exists and is not a directory")
+    if not os.listdir(path):
+        return "empty"
+    if is_movekit_bundle_dir(path):
+        return "bundle"
+    raise UsageError(f"{path}: directory is not empty and is not a movekit bundle; "
+                     "name a new or empty directory")
+
+
+def _archive_target(path: Path) -> None:
+    """UsageError unless ``path`` is absent or an earlier archive that may be replaced."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        raise UsageError(f"{path}: is a symbolic link; name the archive file itself")
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"{path}: exists and is not a file")
+    with path.open("rb") as existing:
+        if existing.read(4) != ZSTD_MAGIC:
+            raise UsageError(f"{path}: exists and is not a .tar.zst bundle; refusing to "
+                             "overwrite it")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BundleWriter:
+    """Writes one bundle to ``target``: a directory, or a ``.tar.zst`` when ``archive`` is true
+    (by default, when the name ends in ``.tar.zst``).
+
+    Use as a context manager; leaving it without :meth:`close` (or with an exception) removes
+    everything written and leaves the target as it was::
+
+        with BundleWriter(Path("bundle")) as writer:
+            writer.add_object(entry, sanitize(obj))
+            writer.add_crd(sanitize_crd(crd))
+            manifest = writer.close(source=..., selection=..., kinds=...)
+    """
+
+    def __init__(self, target: Path | str, archive: bool | None = None, *,
+                 compression_level: int = DEFAULT_LEVEL) -> None:
+        # Lexically absolute ("." and ".." folded, links kept so that they can be refused).
+        self.target = Path(os.path.abspath(target))
+        self.archive = self.target.name.endswith(ARCHIVE_SUFFIX) if archive is None else archive
+        self.compression_level = compression_level
+        parent = self.target.parent
+        if not parent.is_dir():
+            raise UsageError(f"{parent}: directory does not exist")
+        if self.archive:
+            _archive_target(self.target)
+        else:
+            _directory_target(self.target)
+        self._staging = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=".tmp",
+                                              dir=parent))
+        os.chmod(self._staging, 0o700)
+        self._dirs: set[str] = set()
+        self._entries: dict[ObjectRef, ObjectEntry] = {}
+        self._crds: dict[str, CrdEntry] = {}
+        self._finished = False
+
+    def __enter__(self) -> BundleWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if not self._finished:
+            self.abort()
+
+    def add_object(self, entry: ObjectEntry, obj: Mapping[str, Any]) -> None:
+        """Write ``obj`` (already sanitized) at its path; fills ``entry.file``, ``entry.sha256``."""
+        self._check_open()
+        actual = ObjectRef.of(obj)
+        if actual != entry.ref or obj.get("apiVersion") != entry.api_version:
+            raise ValueError(f"object {obj.get('apiVersion')} {actual} does not match its "
+                             f"entry {entry.api_version} {entry.ref}")
+        if entry.ref in self._entries:
+            raise ValueError(f"{entry.ref} was added twice")
+        path = object_path(entry.ref)
+        entry.sha256 = self._write(path, dump_yaml(obj), str(entry.ref))
+        entry.file = path
+        self._entries[entry.ref] = entry
+
+    def add_crd(self, crd: Mapping[str, Any]) -> CrdEntry:
+        """Write a (sanitized) CustomResourceDefinition under ``crds/``."""
+        self._check_open()
+        name = str((crd.get("metadata") or {}).get("name", ""))
+        if crd.get("kind") != "CustomResourceDefinition" or not name:
+            raise ValueError(f"not a CustomResourceDefinition: {crd.get('kind')} {name!r}")
+        if name in self._crds:
+            raise ValueError(f"CRD {name} was added twice")
+        path = crd_path(name)
+        entry = CrdEntry(name, path, self._write(path, dump_yaml(crd), f"CRD {name}"))
+        self._crds[name] = entry
+        return entry
+
+    def close(
+        self,
+        *,
+        source: Source,
+        selection: SelectionFacts,
+        kinds: Iterable[KindFacts],
+        providers: Iterable[ProviderEntry] = (),
+        namespaces: Iterable[NamespaceEntry] = (),
+        excluded: Iterable[ExclusionFacts] = (),
+        tool_version: str = __version__,
+        created_at: datetime | None = None,
+    ) -> Manifest:
+        """Write the manifest, publish the bundle at the target, and return the manifest."""
+        self._check_open()
+        try:
+            manifest = build_manifest(
+                objects=self._entries.values(), crds=self._crds.values(), source=source,
+                selection=selection, kinds=kinds, providers=providers, namespaces=namespaces,
+                excluded=excluded, tool_version=tool_version, created_at=created_at,
+            )
+            self._write(MANIFEST_FILE, manifest_bytes(manifest), MANIFEST_FILE)
+            if self.archive:
+                self._publish_archive()
+            else:
+                self._publish_directory()
+        except BaseException:
+            self.abort()
+            raise
+        self._finished = True
+        return manifest
+
+    def abort(self) -> None:
+        """Remove everything written so far; the target is left as it was."""
+        self._finished = True
+        shutil.rmtree(self._staging, ignore_errors=True)
+
+    def _check_open(self) -> None:
+        if self._finished:
+            raise RuntimeError("the bundle writer is closed")
+
+    def _write(self, path: str, data: bytes, what: str) -> str:
+        limit = MAX_MANIFEST_BYTES if path == MANIFEST_FILE else MAX_MEMBER_BYTES
+        if len(data) > limit:
+            raise ValueError(f"{what}: {len(data)} bytes is over the {limit} byte limit "
+                             "that readers enforce")
+        for directory in parent_dirs(path):
+            if directory not in self._dirs:
+                create_private_dir(self._staging / directory)
+                self._dirs.add(directory)
+        try:
+            write_private_file(self._staging / path, data)
+        except FileExistsError:
+            # Only on a case-insensitive file system: two names differing in case collide.
+            raise ValueError(f"{what}: {path} collides with another file of the bundle") from None
+        return hashlib.sha256(data).hexdigest()
+
+    def _files(self) -> list[str]:
+        return [MANIFEST_FILE, *(e.file for e in self._entries.values()),
+                *(c.file for c in self._crds.values())]
+
+    def _publish_directory(self) -> None:
+        target = self.target
+        state = _directory_target(target)  # again: the target may have changed meanwhile
+        if state == "bundle":
+            retired = target.with_name(f".{target.name}.{secrets.token_hex(4)}.old")
+            os.rename(target, retired)
+            try:
+                os.rename(self._staging, target)
+            except BaseException:
+                os.rename(retired, target)
+                raise
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            if state == "empty":
+                os.rmdir(target)
+            os.rename(self._staging, target)
+        _fsync_dir(target.parent)
+
+    def _publish_archive(self) -> None:
+        partial = self.target.with_name(self.target.name + ".tmp")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                os.fchmod(fd, 0o600)
+                write_archive(self._staging, self._files(), out, self.compression_level)
+                out.flush()
+                os.fsync(fd)
+            _archive_target(self.target)
+            os.replace(partial, self.target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        _fsync_dir(self.target.parent)
+        shutil.rmtree(self._staging, ignore_errors=True)

@@ -1,0 +1,49 @@
+"""What is stripped from an object before it travels in a bundle.
+
+Only what the API server sets and the target will set again goes: ``status`` (controllers
+rebuild it, and create ignores it under a status subresource anyway) and the server-owned
+metadata. Everything a user or controller chose stays, including ``ownerReferences`` with the
+source UIDs (the importer rewrites them from the manifest), finalizers and ``managedFields``
+(restored after create so server-side-apply owners keep their fields).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from movekit.bundle.layout import plain_copy
+
+SERVER_SET_METADATA = (
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "generation",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+
+
+def sanitize(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``obj`` without ``status`` and server-set metadata."""
+    copied: dict[str, Any] = plain_copy(obj)
+    copied.pop("status", None)
+    metadata = copied.get("metadata")
+    if isinstance(metadata, dict):
+        for key in SERVER_SET_METADATA:
+            metadata.pop(key, None)
+    return copied
+
+
+def sanitize_crd(crd: Mapping[str, Any]) -> dict[str, Any]:
+    """A CustomResourceDefinition as a bundle carries it: for offline checks only.
+
+    ``managedFields`` go too: they are server-set, and the CRD is never recreated from the
+    bundle, so there is no field ownership to restore.
+    """
+    copied = sanitize(crd)
+    metadata = copied.get("metadata")
+    if isinstance(metadata, dict):
+        metadata.pop("managedFields", None)
+    return copied

@@ -2,22 +2,344 @@
 
 from __future__ import annotations
 
-import typer
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
 
-from movekit import __version__
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from movekit import __version__, render
+from movekit.apply import DEFAULT_WORKERS, ApplyOptions
+from movekit.bundle import read_bundle
+from movekit.errors import MovekitError, UsageError
+from movekit.export import ExportOptions, export_bundle
+from movekit.graph import Selection
+from movekit.importer import ImportOptions, import_bundle
+from movekit.kube import KubeClient
+from movekit.plan import CONFLICT_POLICIES, PlanOptions
+from movekit.refs import GroupKind
 
 app = typer.Typer(
     name="movekit",
     help="Move Cluster API objects between management clusters through a verifiable bundle.",
     no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+Kubeconfig = Annotated[Path | None, typer.Option(
+    "--kubeconfig", help="Kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config).")]
+Context = Annotated[str | None, typer.Option(
+    "--context", "--kubeconfig-context", help="Context in the kubeconfig to use.")]
+Qps = Annotated[float, typer.Option("--qps", help="Client-side request rate limit per second.")]
+Burst = Annotated[int, typer.Option("--burst", help="Requests allowed above --qps in a burst.")]
+
+
+def _progress(quiet: bool) -> render.Say:
+    return (lambda _msg: None) if quiet else (lambda msg: err.print(f"[dim]{msg}[/dim]"))
+
+
+def _selection(namespace: str | None, all_namespaces: bool, clusters: list[str]) -> Selection:
+    if all_namespaces and namespace:
+        raise UsageError("use either --namespace or --all-namespaces, not both")
+    if not all_namespaces and not namespace:
+        namespace = "default"
+    if all_namespaces and clusters:
+        raise UsageError("--cluster needs --namespace: Cluster names are unique per namespace")
+    return Selection(namespace=None if all_namespaces else namespace,
+                     clusters=frozenset(clusters))
+
+
+def _bundle_path(directory: Path | None, archive: Path | None, verb: str) -> tuple[Path, bool]:
+    if (directory is None) == (archive is None):
+        raise UsageError(f"{verb} needs exactly one of --{verb}-directory or --{verb}-archive")
+    return (directory, False) if directory is not None else (archive, True)  # type: ignore[return-value]
+
+
+@app.command()
+def export(
+    to_directory: Annotated[Path | None, typer.Option(help="Write the bundle as a directory.")] = None,
+    to_archive: Annotated[Path | None, typer.Option(help="Write the bundle as a .tar.zst file.")] = None,
+    namespace: Annotated[str | None, typer.Option("--namespace", "-n",
+                                                  help="Namespace to export (default: default).")] = None,
+    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A",
+                                                 help="Export from every namespace.")] = False,
+    cluster: Annotated[list[str] | None, typer.Option(
+        help="Export only this Cluster and what it needs (repeatable).")] = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    dry_run: Annotated[bool, typer.Option(help="Show what would be exported; write nothing.")] = False,
+    force: Annotated[bool, typer.Option(
+        help="Export even when Clusters or Machines are not fully provisioned.")] = False,
+    leave_paused: Annotated[bool, typer.Option(
+        help="Leave the source paused afterwards (first step of an air-gapped move).")] = False,
+    no_pause: Annotated[bool, typer.Option(
+        "--no-pause", help="Do not pause the source while reading (read-only credentials).")] = False,
+    block_move_timeout: Annotated[float, typer.Option(
+        help="Seconds to wait for clusterctl.cluster.x-k8s.io/block-move to clear.")] = 300.0,
+    qps: Qps = 100.0,
+    burst: Burst = 200,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Export Cluster API objects from a cluster into a bundle."""
+    selection = _selection(namespace, all_namespaces, cluster or [])
+    target: Path | None = None
+    archive = False
+    if not dry_run or to_directory or to_archive:
+        target, archive = _bundle_path(to_directory, to_archive, "to")
+    with KubeClient(kubeconfig, context, qps=qps, burst=burst) as client:
+        result = export_bundle(client, ExportOptions(
+            selection=selection, target=target, archive=archive, dry_run=dry_run, force=force,
+            pause=not no_pause, leave_paused=leave_paused, block_move_timeout=block_move_timeout,
+        ), _progress(quiet))
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}")
+    render.export_summary(out, result, dry_run=dry_run)
+
+
+@app.command("import")
+def import_(
+    from_directory: Annotated[Path | None, typer.Option(help="Read the bundle from a directory.")] = None,
+    from_archive: Annotated[Path | None, typer.Option(help="Read the bundle from a .tar.zst file.")] = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    dry_run: Annotated[bool, typer.Option(help="Print the plan; write nothing.")] = False,
+    expect_digest: Annotated[str | None, typer.Option(
+        help="Refuse the bundle unless its digest is this sha256:... value.")] = None,
+    conflict: Annotated[str, typer.Option(
+        help=f"What to do with foreign objects already in the target: {', '.join(CONFLICT_POLICIES)}.")] = "fail",
+    namespace_map: Annotated[list[str] | None, typer.Option(
+        help="Import namespace OLD as NEW (OLD=NEW, repeatable).")] = None,
+    skip_provider_check: Annotated[bool, typer.Option(
+        help="Import even when the target's providers are missing or older.")] = False,
+    allow_kind: Annotated[list[str] | None, typer.Option(
+        help="Also allow importing this Kind.group (repeatable).")] = None,
+    leave_paused: Annotated[bool, typer.Option(
+        help="Leave imported Clusters and ClusterClasses paused.")] = False,
+    workers: Annotated[int, typer.Option(help="Objects created concurrently within a wave.")] = DEFAULT_WORKERS,
+    qps: Qps = 100.0,
+    burst: Burst = 200,
+    output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Import a bundle into a cluster: verify, plan, then create in dependency order."""
+    path, _ = _bundle_path(from_directory, from_archive, "from")
+    if conflict not in CONFLICT_POLICIES:
+        raise UsageError(f"--conflict must be one of {', '.join(CONFLICT_POLICIES)}")
+    mapping = _namespace_map(namespace_map or [])
+    options = ImportOptions(
+        plan=PlanOptions(conflict=conflict, namespace_map=mapping,
+                         skip_provider_check=skip_provider_check,
+                         allow_kinds=frozenset(_group_kind(k) for k in allow_kind or [])),
+        apply=ApplyOptions(workers=workers, leave_paused=leave_paused, namespace_map=mapping),
+        dry_run=dry_run,
+        expect_digest=expect_digest,
+    )
+    with KubeClient(kubeconfig, context, qps=qps, burst=burst,
+                    connections=max(workers * 2, 8)) as client:
+        result = import_bundle(client, path, options, _progress(quiet or output == "json"))
+    for warning in result.plan.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}")
+    if output == "json":
+        out.print_json(json.dumps(render.import_json(result)))
+    else:
+        render.import_summary(out, result, dry_run=dry_run)
+
+
+@app.command("move")
+def move_(
+    to_kubeconfig: Annotated[Path | None, typer.Option(help="Kubeconfig of the target cluster.")] = None,
+    to_context: Annotated[str | None, typer.Option(
+        "--to-context", "--to-kubeconfig-context", help="Context in the target kubeconfig.")] = None,
+    namespace: Annotated[str | None, typer.Option("--namespace", "-n",
+                                                  help="Namespace to move (default: default).")] = None,
+    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A",
+                                                 help="Move every namespace.")] = False,
+    cluster: Annotated[list[str] | None, typer.Option(
+        help="Move only this Cluster and what it needs (repeatable).")] = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    to_directory: Annotated[Path | None, typer.Option(
+        help="Only export to this directory (as clusterctl move --to-directory).")] = None,
+    from_directory: Annotated[Path | None, typer.Option(
+        help="Only import from this directory (as clusterctl move --from-directory).")] = None,
+    journal: Annotated[Path | None, typer.Option(
+        help="Journal file (default: ./movekit-move-<time>.journal.json).")] = None,
+    resume: Annotated[Path | None, typer.Option(
+        "--resume", help="Continue the move recorded in this journal.")] = None,
+    rollback: Annotated[Path | None, typer.Option(
+        "--rollback", help="Undo the move recorded in this journal.")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Run every check and show the plan; change nothing.")] = False,
+    force: Annotated[bool, typer.Option(help="Move even when not fully provisioned.")] = False,
+    no_rollback: Annotated[bool, typer.Option(
+        "--no-rollback", help="On failure, leave things as they are for --resume.")] = False,
+    block_move_timeout: Annotated[float, typer.Option(
+        help="Seconds to wait for clusterctl.cluster.x-k8s.io/block-move to clear.")] = 300.0,
+    workers: Annotated[int, typer.Option(help="Objects created concurrently within a wave.")] = DEFAULT_WORKERS,
+    qps: Qps = 100.0,
+    burst: Burst = 200,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Move Cluster API objects from one cluster to another: export, import, retire the source."""
+    from movekit import move as mover
+    from movekit.journal import ClusterAccess, Journal
+
+    say = _progress(quiet)
+    if to_directory is not None:
+        return export(to_directory=to_directory, namespace=namespace,
+                      all_namespaces=all_namespaces, cluster=cluster, kubeconfig=kubeconfig,
+                      context=context, dry_run=dry_run, force=force, quiet=quiet)
+    if from_directory is not None:
+        return import_(from_directory=from_directory, kubeconfig=to_kubeconfig or kubeconfig,
+                       context=to_context or context, dry_run=dry_run, quiet=quiet)
+    options_journal = resume or rollback
+    if options_journal is not None:
+        record = Journal.load(options_journal)
+        src_cfg = kubeconfig or _path(record.source.kubeconfig)
+        dst_cfg = to_kubeconfig or _path(record.target.kubeconfig)
+        with KubeClient(src_cfg, context or record.source.context, qps=qps, burst=burst) as src, \
+                KubeClient(dst_cfg, to_context or record.target.context, qps=qps, burst=burst,
+                           connections=max(workers * 2, 8)) as dst:
+            if rollback is not None:
+                mover.rollback(record, src, dst, say)
+                out.print(f"rolled back; the source is unpaused ({record.path})")
+                return
+            retired = mover.resume(record, src, dst, mover.MoveOptions(
+                selection=Selection(namespace=None), workers=workers,
+                block_move_timeout=block_move_timeout, force=force), say)
+        render.move_summary(out, record, retired)
+        return
+    if to_kubeconfig is None:
+        raise UsageError("move needs --to-kubeconfig (or --to-directory / --from-directory)")
+    selection = _selection(namespace, all_namespaces, cluster or [])
+    options = mover.MoveOptions(
+        selection=selection, journal=journal, dry_run=dry_run, force=force,
+        rollback_on_failure=not no_rollback, block_move_timeout=block_move_timeout,
+        workers=workers,
+    )
+    with KubeClient(kubeconfig, context, qps=qps, burst=burst) as src, \
+            KubeClient(to_kubeconfig, to_context, qps=qps, burst=burst,
+                       connections=max(workers * 2, 8)) as dst:
+        access = (ClusterAccess(_text(kubeconfig), context, src.server),
+                  ClusterAccess(_text(to_kubeconfig), to_context, dst.server))
+        result = mover.move(src, dst, options, access, say)
+    if result.journal is None:
+        render.export_summary(out, result.preview, dry_run=True)
+        out.print("dry run: the target can take this move; nothing was changed")
+        return
+    render.move_summary(out, result.journal, result.retired)
+
+
+@app.command()
+def retire(
+    from_directory: Annotated[Path | None, typer.Option(help="The bundle, as a directory.")] = None,
+    from_archive: Annotated[Path | None, typer.Option(help="The bundle, as a .tar.zst file.")] = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Delete from the source exactly the objects a bundle recorded (last step of an air-gapped move)."""
+    from movekit.move import retire as retire_source
+
+    path, _ = _bundle_path(from_directory, from_archive, "from")
+    bundle = read_bundle(path)
+    with KubeClient(kubeconfig, context) as src:
+        result = retire_source(src, bundle.entries, _progress(quiet))
+    out.print(f"deleted {len(result.deleted)}, already gone {len(result.already_gone)}, "
+              f"kept {len(result.kept)} (global or shared), left alone {len(result.recreated)} "
+              "(recreated since the export)")
+
+
+@app.command("resume-source")
+def resume_source(
+    from_directory: Annotated[Path | None, typer.Option(help="The bundle, as a directory.")] = None,
+    from_archive: Annotated[Path | None, typer.Option(help="The bundle, as a .tar.zst file.")] = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> None:
+    """Unpause the source after export --leave-paused (abort an air-gapped move)."""
+    from movekit.move import resume_source as unpause
+
+    path, _ = _bundle_path(from_directory, from_archive, "from")
+    bundle = read_bundle(path)
+    with KubeClient(kubeconfig, context) as src:
+        resumed = unpause(src, bundle.entries)
+    out.print(f"resumed {len(resumed)} Cluster(s)/ClusterClass(es) in the source")
+
+
+@app.command()
+def verify(
+    path: Annotated[Path, typer.Argument(help="Bundle directory or .tar.zst archive.")],
+) -> None:
+    """Verify a bundle offline: format, schema, checksums, files. Prints its digest."""
+    bundle = read_bundle(path)
+    out.print(f"{path}: valid movekit bundle, format {bundle.manifest['formatVersion']}, "
+              f"{len(bundle.entries)} objects")
+    out.print(bundle.digest)
+
+
+@app.command()
+def inspect(
+    path: Annotated[Path, typer.Argument(help="Bundle directory or .tar.zst archive.")],
+    format: Annotated[str, typer.Option("--format", help="tree, json, dot or mermaid.")] = "tree",
+) -> None:
+    """Show what a bundle holds: clusters, kinds, waves, exclusions, and the graph."""
+    bundle = read_bundle(path)
+    renderers = {"tree": render.inspect_tree, "json": render.inspect_json,
+                 "dot": render.inspect_dot, "mermaid": render.inspect_mermaid}
+    if format not in renderers:
+        raise UsageError(f"--format must be one of {', '.join(renderers)}")
+    renderers[format](out, bundle)
 
 
 @app.command()
 def version() -> None:
     """Print movekit's version."""
-    typer.echo(__version__)
+    out.print(__version__)
+
+
+def _path(text: str | None) -> Path | None:
+    return Path(text) if text else None
+
+
+def _text(path: Path | None) -> str | None:
+    return str(path.resolve()) if path else None
+
+
+def _namespace_map(pairs: list[str]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old or not new:
+            raise UsageError(f"--namespace-map wants OLD=NEW, got {pair!r}")
+        mapping[old] = new
+    return mapping
+
+
+def _group_kind(text: str) -> GroupKind:
+    kind, _, group = text.partition(".")
+    return GroupKind(group, kind)
+
+
+def _mount_subcommands() -> None:
+    from movekit.demo import demo
+    from movekit.kubesim.cli import kubesim_app
+
+    app.add_typer(kubesim_app, name="kubesim")
+    app.command()(demo)
 
 
 def main() -> None:
-    app()
+    _mount_subcommands()
+    try:
+        app()
+    except MovekitError as error:
+        err.print(Text("error: ", style="red") + Text(str(error)))
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted; run the same command again to resume")
+        sys.exit(130)

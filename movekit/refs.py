@@ -8,7 +8,10 @@ from typing import Any
 
 
 def split_api_version(api_version: str) -> tuple[str, str]:
-    """``"cluster.x-k8s.io/v1beta2"`` -> ``("cluster.x-k8s.io", "v1beta2")``; ``"v1"`` -> ``("", "v1")``."""
+    """Group and version: ``"cluster.x-k8s.io/v1beta2"`` -> ``("cluster.x-k8s.io", "v1beta2")``.
+
+    The core group is the empty string: ``"v1"`` -> ``("", "v1")``.
+    """
     group, _, version = api_version.rpartition("/")
     return group, version
 

@@ -1,0 +1,261 @@
+"""Execute a plan on a target, wave by wave; inside a wave, objects go concurrently.
+
+An object goes after all of its owners, because its ownerReferences must carry the UIDs the
+target assigned to them; within a wave nothing depends on anything else, so a bounded pool
+of workers creates them at once. Each created object carries the bundle's digest in an
+annotation: a re-run (after a crash, Ctrl-C or a failure) recognises its own work and adopts
+it instead of creating anything twice.
+
+After a create, the source's ``managedFields`` are written back, so field owners that use
+server-side apply keep their fields and no ``movekit`` manager is left behind. Clusters and
+ClusterClasses are created paused and resumed only once everything is in place.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from movekit.bundle import Bundle, ObjectEntry
+from movekit.errors import PartialFailure
+from movekit.kube import ApiResource, KubeApiError, KubeClient
+from movekit.pause import PAUSED_ANNOTATION, is_pausable, pause_patch
+from movekit.plan import BUNDLE_ANNOTATION, Action, Plan, Step
+from movekit.refs import ObjectRef
+from movekit.remap import remap_object
+
+Progress = Callable[[str], None]
+
+# Chosen by measurement (bench/): past 16 the API server, not the client, is the limit.
+DEFAULT_WORKERS = 16
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    workers: int = DEFAULT_WORKERS
+    leave_paused: bool = False
+    namespace_map: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """What happened to each object, counted per kind, plus the target UID of each."""
+
+    done: dict[ObjectRef, str] = field(default_factory=dict)  # target ref -> target uid
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, action)
+    failures: dict[ObjectRef, str] = field(default_factory=dict)
+    resumed: list[ObjectRef] = field(default_factory=list)
+
+    def count(self, kind: str, action: str) -> None:
+        self.counts[(kind, action)] += 1
+
+
+class _Applier:
+    def __init__(self, client: KubeClient, bundle: Bundle, plan: Plan,
+                 options: ApplyOptions) -> None:
+        self.client = client
+        self.bundle = bundle
+        self.plan = plan
+        self.options = options
+        self.outcome = Outcome()
+        self._lock = threading.Lock()
+        self._resources: dict[tuple[str, str], ApiResource] = {}
+        # source uid -> target uid, filled as owners are created or found.
+        self.uids: dict[str, str] = {
+            s.entry.source_uid: s.existing_uid for s in plan.steps if s.existing_uid
+        }
+
+    def resource(self, api_version: str, kind: str) -> ApiResource:
+        key = (api_version, kind)
+        if key not in self._resources:
+            res = self.client.resource(api_version, kind)
+            if res is None:
+                raise KubeApiError(404, "NotFound", f"{kind} is not served at {api_version}",
+                                   "discover", kind)
+            self._resources[key] = res
+        return self._resources[key]
+
+    # -- one object -------------------------------------------------------------------------
+
+    def run(self, step: Step) -> None:
+        try:
+            uid = self._run(step)
+        except KubeApiError as err:
+            with self._lock:
+                self.outcome.failures[step.target] = err.server_message or str(err)
+                self.outcome.count(step.target.kind, "failed")
+            raise
+        with self._lock:
+            self.uids[step.entry.source_uid] = uid
+            self.outcome.done[step.target] = uid
+
+    def _run(self, step: Step) -> str:
+        entry = step.entry
+        res = self.resource(entry.api_version, entry.ref.kind)
+        if step.action is Action.SKIP:
+            self._count(step, "skipped")
+            assert step.existing_uid is not None
+            return step.existing_uid
+        source = self.bundle.load(entry)
+        body = self._prepare(entry, source)
+        if step.action is Action.UPDATE:
+            live = self.client.get(res, step.target.namespace, step.target.name)
+            if live is None:
+                created = self._create(step, res, body)
+                return str(created["metadata"]["uid"])
+            body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+            updated = self.client.replace(res, body)
+            self._restore_field_owners(res, step, source, updated)
+            self._count(step, "updated")
+            return str(updated["metadata"]["uid"])
+        if step.action is Action.ADOPT:
+            live = self.client.get(res, step.target.namespace, step.target.name)
+            if live is not None:
+                self._restore_field_owners(res, step, source, live)
+                self._count(step, "adopted")
+                return str(live["metadata"]["uid"])
+        created = self._create(step, res, body)
+        self._restore_field_owners(res, step, source, created)
+        return str(created["metadata"]["uid"])
+
+    def _create(self, step: Step, res: ApiResource, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            created = self.client.create(res, body)
+        except KubeApiError as err:
+            if err.code != 409 or err.reason != "AlreadyExists":
+                raise
+            # A retried create whose first attempt landed, or a concurrent run: adopt our own.
+            live = self.client.get(res, step.target.namespace, step.target.name)
+            annotations = ((live or {}).get("metadata") or {}).get("annotations") or {}
+            if live is None or annotations.get(BUNDLE_ANNOTATION) != self.plan.bundle:
+                raise
+            self._count(step, "adopted")
+            return live
+        self._count(step, "created")
+        return created
+
+    def _prepare(self, entry: ObjectEntry, source: Mapping[str, Any]) -> dict[str, Any]:
+        body = remap_object(source, self.options.namespace_map)
+        meta = body.setdefault("metadata", {})
+        meta.pop("managedFields", None)
+        if meta.get("name"):
+            meta.pop("generateName", None)
+        body.pop("status", None)
+        annotations = dict(meta.get("annotations") or {})
+        annotations[BUNDLE_ANNOTATION] = self.plan.bundle
+        meta["annotations"] = annotations
+        owners = []
+        for owner in meta.get("ownerReferences") or []:
+            rewritten = dict(owner)
+            target_uid = self.uids.get(str(owner.get("uid")))
+            if target_uid is None:
+                raise KubeApiError(
+                    0, "OwnerNotImported",
+                    f"owner {owner.get('kind')} {owner.get('name')} was not imported before it",
+                    "create", str(entry.ref))
+            rewritten["uid"] = target_uid
+            owners.append(rewritten)
+        if owners:
+            meta["ownerReferences"] = owners
+        if is_pausable(entry.ref):
+            # Created paused so no controller in the target acts before the move is complete.
+            if entry.ref.group_kind.kind == "Cluster":
+                body.setdefault("spec", {})["paused"] = True
+            else:
+                annotations[PAUSED_ANNOTATION] = ""
+        return body
+
+    def _restore_field_owners(self, res: ApiResource, step: Step, source: Mapping[str, Any],
+                              live: Mapping[str, Any]) -> None:
+        wanted = (source.get("metadata") or {}).get("managedFields")
+        if not wanted or (live.get("metadata") or {}).get("managedFields") == wanted:
+            return
+        self.client.merge_patch(res, step.target.namespace, step.target.name,
+                                {"metadata": {"managedFields": wanted}})
+
+    def _count(self, step: Step, action: str) -> None:
+        with self._lock:
+            self.outcome.count(step.target.kind, action)
+
+    # -- waves ------------------------------------------------------------------------------
+
+    def apply(self, progress: Progress) -> Outcome:
+        waves = self.plan.waves()
+        for number, steps in enumerate(waves):
+            progress(f"wave {number + 1}/{len(waves)}: {len(steps)} object(s)")
+            self._run_wave(steps)
+        if not self.options.leave_paused:
+            self._resume(progress)
+        return self.outcome
+
+    def _run_wave(self, steps: list[Step]) -> None:
+        with ThreadPoolExecutor(max_workers=max(1, min(self.options.workers, len(steps)))) as pool:
+            futures = [pool.submit(self.run, step) for step in steps]
+            # Fail fast: on the first permanent error stop starting new objects.
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            if any(f.exception() for f in done):
+                for future in pending:
+                    future.cancel()
+                wait(pending)
+        if self.outcome.failures:
+            raise self._partial_failure()
+
+    def _resume(self, progress: Progress) -> None:
+        targets = [
+            s for s in self.plan.steps
+            if is_pausable(s.entry.ref) and s.action is not Action.SKIP
+            and not s.entry.was_paused
+        ]
+        if not targets:
+            return
+        progress(f"resuming {len(targets)} Cluster(s) and ClusterClass(es)")
+
+        def one(step: Step) -> None:
+            res = self.resource(step.entry.api_version, step.entry.ref.kind)
+            self.client.merge_patch(res, step.target.namespace, step.target.name,
+                                    pause_patch(step.target, paused=False))
+            with self._lock:
+                self.outcome.resumed.append(step.target)
+
+        workers = max(1, min(self.options.workers, len(targets)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(one, targets))
+
+    def _partial_failure(self) -> PartialFailure:
+        lines = [f"  - {ref}: {message}" for ref, message in sorted(self.outcome.failures.items())]
+        return PartialFailure(
+            f"{len(lines)} object(s) failed; {len(self.outcome.done)} are in place. Fix the cause "
+            "and run the same import again to resume:\n" + "\n".join(lines)
+        )
+
+
+def apply_plan(
+    client: KubeClient,
+    bundle: Bundle,
+    plan: Plan,
+    options: ApplyOptions,
+    namespaces: Mapping[str, Mapping[str, Any]],
+    progress: Progress | None = None,
+) -> Outcome:
+    """Create the plan's namespaces, then every object wave by wave, then resume."""
+    say = progress or (lambda _msg: None)
+    ns_res = client.resource("v1", "Namespace")
+    assert ns_res is not None
+    for name in plan.namespaces_to_create:
+        facts = namespaces.get(name) or {}
+        meta: dict[str, Any] = {"name": name}
+        if facts.get("labels"):
+            meta["labels"] = dict(facts["labels"])
+        if facts.get("annotations"):
+            meta["annotations"] = dict(facts["annotations"])
+        say(f"creating namespace {name}")
+        try:
+            client.create(ns_res, {"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
+        except KubeApiError as err:
+            if err.code != 409:
+                raise
+    return _Applier(client, bundle, plan, options).apply(say)

@@ -1,0 +1,225 @@
+"""Export: discover, check, pause, read a consistent copy, and write the bundle.
+
+Order matters and is the point of this module:
+
+1. read everything once and decide the move set (nothing is changed yet);
+2. refuse unprovisioned Clusters and Machines, all of them listed at once (unless forced);
+3. pause the selected Clusters and ClusterClasses and wait for block-move to clear;
+4. read again — this is the copy that travels, taken while nothing reconciles;
+5. write the bundle, storing every object as it was before movekit paused it;
+6. restore the pause state exactly (unless the user asked to leave the source paused).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from movekit.bundle import (
+    BundleWriter,
+    Manifest,
+    NamespaceEntry,
+    ObjectEntry,
+    Owner,
+    ProviderEntry,
+    Source,
+)
+from movekit.discovery import Discovery, discover, read_namespaces
+from movekit.errors import PrecheckFailed, UsageError
+from movekit.graph import Exclusion, Graph, Node, Selection, build
+from movekit.kube import KubeClient
+from movekit.pause import (
+    BLOCK_MOVE_ANNOTATION,
+    CLUSTER,
+    Pausable,
+    is_pausable,
+    set_paused,
+    unpaused_copy,
+    wait_block_move,
+)
+from movekit.precheck import provisioning_problems
+from movekit.refs import GroupKind, ObjectRef
+from movekit.sanitize import sanitize, sanitize_crd
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    selection: Selection
+    target: Path | None
+    archive: bool = False
+    dry_run: bool = False
+    force: bool = False
+    pause: bool = True
+    leave_paused: bool = False
+    block_move_timeout: float = 300.0
+    # Clusters and ClusterClasses an interrupted move paused: they count as unpaused.
+    paused_by_movekit: frozenset[ObjectRef] = frozenset()
+
+
+@dataclass
+class ExportResult:
+    graph: Graph
+    discovery: Discovery
+    selection: Selection
+    to_pause: list[ObjectRef]
+    warnings: list[str] = field(default_factory=list)
+    manifest: Manifest | None = None
+    left_paused: list[ObjectRef] = field(default_factory=list)
+
+    @property
+    def excluded(self) -> list[Exclusion]:
+        """Selected objects that do not move, each with its reason."""
+        return [e for e in self.graph.excluded if in_scope(e.ref, self.selection)]
+
+
+def export_bundle(
+    client: KubeClient, options: ExportOptions, progress: Progress | None = None
+) -> ExportResult:
+    """Export the selection from ``client``'s cluster; see the module docstring for the order."""
+    say = progress or (lambda _msg: None)
+    if options.target is None and not options.dry_run:
+        raise UsageError("export needs --to-directory or --to-archive")
+    say("discovering kinds and objects")
+    first = discover(client, options.selection)
+    graph = _build_checked(first, options.selection)
+    warnings = _precheck(graph, first, options.force)
+    to_pause = [ref for ref in graph.moved if is_pausable(ref)
+                and (not graph.nodes[ref].paused or ref in options.paused_by_movekit)]
+    result = ExportResult(graph=graph, discovery=first, selection=options.selection,
+                          to_pause=to_pause, warnings=warnings)
+    if options.dry_run:
+        return result
+    assert options.target is not None
+
+    pausables = [Pausable(ref, first.resources[ref.group_kind]) for ref in to_pause]
+    paused_here = options.pause and bool(pausables)
+    before = _objects_by_ref(first.objects)
+    succeeded = False
+    try:
+        if paused_here:
+            say(f"pausing {len(pausables)} Cluster(s) and ClusterClass(es)")
+            set_paused(client, pausables, paused=True)
+        blocked = {ref: first.resources[ref.group_kind] for ref in graph.moved
+                   if BLOCK_MOVE_ANNOTATION in _annotations(before[ref])}
+        if blocked:
+            say(f"waiting for {BLOCK_MOVE_ANNOTATION} to clear on {len(blocked)} object(s)")
+            wait_block_move(client, blocked, options.block_move_timeout)
+        say("reading a consistent copy")
+        second = discover(client, options.selection) if paused_here or blocked else first
+        final = _build_checked(second, options.selection) if second is not first else graph
+        say(f"writing {len(final.moved)} objects to {options.target}")
+        namespaces = read_namespaces(client, {ref.namespace for ref in final.moved
+                                              if ref.namespace})
+        result.manifest = _write(final, second, options, set(to_pause), namespaces)
+        result.graph, result.discovery = final, second
+        succeeded = True
+    finally:
+        if paused_here and not (options.leave_paused and succeeded):
+            say("restoring the source's pause state")
+            set_paused(client, pausables, paused=False)
+        elif paused_here:
+            result.left_paused = list(to_pause)
+    return result
+
+
+def _build_checked(found: Discovery, selection: Selection) -> Graph:
+    graph = build(found.objects, found.kinds, selection)
+    if selection.clusters:
+        present = {ref.name for ref in graph.nodes
+                   if ref.group_kind == CLUSTER and ref.namespace == selection.namespace}
+        missing = sorted(selection.clusters - present)
+        if missing:
+            where = f"namespace {selection.namespace}" if selection.namespace else "the cluster"
+            raise PrecheckFailed(f"no Cluster named {', '.join(missing)} in {where}")
+    if not graph.moved:
+        where = (f"namespace {selection.namespace}" if selection.namespace
+                 else "any namespace")
+        raise PrecheckFailed(
+            f"nothing to export: {where} holds no Cluster, ClusterClass, ClusterResourceSet or "
+            "object labelled for move"
+        )
+    return graph
+
+
+def _precheck(graph: Graph, found: Discovery, force: bool) -> list[str]:
+    by_ref = _objects_by_ref(found.objects)
+    problems = provisioning_problems(by_ref[ref] for ref in graph.moved)
+    if problems and not force:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise PrecheckFailed(
+            f"{len(problems)} object(s) are not ready to move (use --force to move anyway):\n"
+            f"{lines}"
+        )
+    return [f"--force: moving anyway: {p}" for p in problems]
+
+
+def _write(
+    graph: Graph,
+    found: Discovery,
+    options: ExportOptions,
+    paused_by_us: set[ObjectRef],
+    namespaces: list[NamespaceEntry],
+) -> Manifest:
+    assert options.target is not None
+    live = _objects_by_ref(found.objects)
+    kinds_used: set[GroupKind] = set()
+    with BundleWriter(options.target, archive=options.archive) as writer:
+        for ref in graph.moved:
+            node = graph.nodes[ref]
+            obj = live[ref]
+            if ref in paused_by_us:
+                obj = unpaused_copy(obj)
+            kinds_used.add(ref.group_kind)
+            writer.add_object(entry_for(node, ref in paused_by_us), sanitize(obj))
+        for gk in sorted(kinds_used):
+            if gk in found.crds:
+                writer.add_crd(sanitize_crd(found.crds[gk]))
+        manifest = writer.close(
+            source=Source(found.server, found.kubernetes_version),
+            selection=options.selection,
+            kinds=[info for gk, info in found.kinds.items() if gk in kinds_used],
+            providers=[ProviderEntry(p.name, p.namespace, p.type, p.version)
+                       for p in found.providers],
+            namespaces=namespaces,
+            excluded=[e for e in graph.excluded if in_scope(e.ref, options.selection)],
+        )
+    return manifest
+
+
+def entry_for(node: Node, paused_by_us: bool = False) -> ObjectEntry:
+    """The manifest entry of a moved node."""
+    # The pause state a Cluster had before movekit came is the one the target must get.
+    was_paused = False if paused_by_us else node.paused
+    return ObjectEntry(
+        ref=node.ref,
+        api_version=node.api_version,
+        source_uid=node.uid,
+        owners=[Owner(ref=o.ref, uid=o.uid, api_version=o.api_version, controller=o.controller,
+                      block_owner_deletion=o.block_owner_deletion) for o in node.owners],
+        soft_owners=list(node.soft_owners),
+        wave=node.wave,
+        is_global=node.is_global,
+        keep_in_source=node.keep_in_source,
+        was_paused=was_paused,
+    )
+
+
+def in_scope(ref: ObjectRef, selection: Selection) -> bool:
+    """Whether an object is one the user selected, rather than one read for context.
+
+    Objects read in other namespaces (where a shared ClusterClass lives, or a provider keeps
+    identity Secrets) are not the user's to account for unless they move.
+    """
+    return selection.namespace is None or ref.namespace in ("", selection.namespace)
+
+
+def _objects_by_ref(objects: list[dict[str, Any]]) -> dict[ObjectRef, dict[str, Any]]:
+    return {ObjectRef.of(obj): obj for obj in objects}
+
+
+def _annotations(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    return (obj.get("metadata") or {}).get("annotations") or {}

@@ -1,0 +1,164 @@
+"""Import: verify the bundle offline, learn the target read-only, plan, then apply.
+
+Nothing is written to the target until the bundle has been verified and the plan has no
+errors; every problem the plan finds is reported at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from movekit.apply import ApplyOptions, Outcome, apply_plan
+from movekit.bundle import Bundle, ObjectEntry, read_bundle
+from movekit.discovery import CLUSTERCTL_LABEL, CRD_API_VERSION, kind_info
+from movekit.errors import InvalidBundle, PrecheckFailed
+from movekit.kube import ApiResource, KubeClient
+from movekit.plan import (
+    BUNDLE_ANNOTATION,
+    Existing,
+    Plan,
+    PlanOptions,
+    Provider,
+    TargetFacts,
+    make_plan,
+    remap_ref,
+)
+from movekit.refs import GroupKind, ObjectRef
+from movekit.remap import knows_references
+
+Progress = Callable[[str], None]
+_LIST_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    plan: PlanOptions = field(default_factory=PlanOptions)
+    apply: ApplyOptions = field(default_factory=ApplyOptions)
+    dry_run: bool = False
+    expect_digest: str | None = None
+
+
+@dataclass
+class ImportResult:
+    bundle: Bundle
+    plan: Plan
+    outcome: Outcome | None = None
+
+
+def load_verified(path: Path, expect_digest: str | None = None) -> Bundle:
+    """Read and verify a bundle offline; refuse it if its digest is not the expected one."""
+    bundle = read_bundle(path)
+    if expect_digest is not None and bundle.digest != expect_digest:
+        raise InvalidBundle(f"{path}: bundle digest is {bundle.digest}, expected {expect_digest}")
+    return bundle
+
+
+def plan_import(client: KubeClient, bundle: Bundle, options: PlanOptions) -> Plan:
+    """Read the target (never writing) and classify every object of the bundle."""
+    facts = target_facts(client, bundle.entries, options)
+    providers = [Provider(name=str(p["name"]), namespace=str(p.get("namespace", "")),
+                          type=str(p.get("type", "")), version=str(p.get("version", "")))
+                 for p in bundle.manifest.get("providers") or []]
+    crds = {GroupKind(k["group"], k["kind"]): str(k["crd"])
+            for k in bundle.manifest.get("kinds") or [] if k.get("crd")}
+    plan = make_plan(bundle.digest, bundle.entries, providers, facts, options, crds)
+    if options.namespace_map:
+        unknown = sorted({f"{e.ref.kind}.{e.ref.group}" for e in bundle.entries
+                          if not knows_references(e.api_version, e.ref.kind)})
+        if unknown:
+            plan.warnings.append("--namespace-map: namespace references inside these kinds are "
+                                 f"not rewritten: {', '.join(unknown)}")
+    return plan
+
+
+def import_bundle(
+    client: KubeClient, path: Path, options: ImportOptions, progress: Progress | None = None
+) -> ImportResult:
+    say = progress or (lambda _msg: None)
+    say(f"verifying {path}")
+    bundle = load_verified(path, options.expect_digest)
+    say(f"planning against {client.server}")
+    plan = plan_import(client, bundle, options.plan)
+    result = ImportResult(bundle=bundle, plan=plan)
+    if plan.errors:
+        lines = "\n".join(f"  - {e}" for e in plan.errors)
+        raise PrecheckFailed(f"the import plan has {len(plan.errors)} problem(s); nothing was "
+                             f"written:\n{lines}")
+    if options.dry_run:
+        return result
+    namespaces = {
+        options.plan.namespace_map.get(str(ns["name"]), str(ns["name"])): ns
+        for ns in bundle.manifest.get("namespaces") or []
+    }
+    result.outcome = apply_plan(client, bundle, plan, options.apply, namespaces, say)
+    return result
+
+
+def target_facts(
+    client: KubeClient, entries: Sequence[ObjectEntry], options: PlanOptions
+) -> TargetFacts:
+    """What the target serves and already holds under the identities of ``entries``."""
+    served = {(r.api_version, r.kind): r for r in client.resources()}
+    crd_res = served.get((CRD_API_VERSION, "CustomResourceDefinition"))
+    movable: set[GroupKind] = set()
+    if crd_res is not None:
+        for crd in client.list(crd_res, label_selector=CLUSTERCTL_LABEL):
+            info = kind_info(crd)
+            movable.add(GroupKind(info.group, info.kind))
+    ns_res = served[("v1", "Namespace")]
+    namespaces = frozenset(str(n["metadata"]["name"]) for n in client.list(ns_res))
+    existing = _existing(client, served, entries, options.namespace_map)
+    provider_res = served.get(("clusterctl.cluster.x-k8s.io/v1alpha3", "Provider"))
+    providers = tuple(
+        Provider(name=str(p.get("providerName") or p["metadata"]["name"]),
+                 namespace=str(p["metadata"].get("namespace", "")),
+                 type=str(p.get("type", "")), version=str(p.get("version", "")))
+        for p in (client.list(provider_res) if provider_res else [])
+    )
+    return TargetFacts(
+        server=client.server,
+        served=frozenset(served),
+        movable=frozenset(movable),
+        namespaces=namespaces,
+        existing=existing,
+        providers=providers,
+    )
+
+
+def _existing(
+    client: KubeClient,
+    served: dict[tuple[str, str], ApiResource],
+    entries: Sequence[ObjectEntry],
+    namespace_map: Mapping[str, str],
+) -> dict[ObjectRef, Existing]:
+    """What the target holds under the entries' identities: a paged list per kind and namespace."""
+    wanted: set[ObjectRef] = set()
+    jobs: set[tuple[ApiResource, str | None]] = set()
+    for entry in entries:
+        ref = remap_ref(entry.ref, namespace_map)
+        wanted.add(ref)
+        res = served.get((entry.api_version, ref.kind))
+        if res is not None:
+            jobs.add((res, (ref.namespace or None) if res.namespaced else None))
+    found: dict[ObjectRef, Existing] = {}
+    if not jobs:
+        return found
+
+    def read(job: tuple[ApiResource, str | None]) -> list[dict[str, Any]]:
+        return client.list(job[0], job[1])
+
+    with ThreadPoolExecutor(max_workers=min(_LIST_WORKERS, len(jobs))) as pool:
+        for page in pool.map(read, sorted(jobs, key=lambda j: (str(j[0]), j[1] or ""))):
+            for obj in page:
+                ref = ObjectRef.of(obj)
+                if ref in wanted:
+                    meta = obj["metadata"]
+                    found[ref] = Existing(
+                        uid=str(meta["uid"]),
+                        bundle=(meta.get("annotations") or {}).get(BUNDLE_ANNOTATION),
+                    )
+    return found

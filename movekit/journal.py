@@ -1,0 +1,145 @@
+"""The move journal: a file that says how far a live move got, so it can be resumed or undone.
+
+It is rewritten atomically (temporary file, fsync, rename) after every step, before the
+step's effects could be lost, and it never holds credentials or secret values: kubeconfig
+paths and contexts, the bundle path and digest, and object identities only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from movekit import __version__
+from movekit.errors import UsageError
+from movekit.refs import ObjectRef
+from movekit.schemas import load_schema
+
+FORMAT_VERSION = 1
+
+# The phases of a live move, in order. Rollback is possible up to and including VERIFIED.
+PLANNED = "planned"
+PAUSING = "pausing"
+EXPORTED = "exported"
+IMPORTED = "imported"
+VERIFIED = "verified"
+RETIRING = "retiring"
+RETIRED = "retired"
+DONE = "done"
+ROLLED_BACK = "rolled-back"
+PHASES = (PLANNED, PAUSING, EXPORTED, IMPORTED, VERIFIED, RETIRING, RETIRED, DONE, ROLLED_BACK)
+ROLLBACK_POSSIBLE = frozenset({PLANNED, PAUSING, EXPORTED, IMPORTED, VERIFIED})
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    """How to reach a cluster again on resume: where the kubeconfig is, never what is in it."""
+
+    kubeconfig: str | None
+    context: str | None
+    server: str
+
+
+@dataclass
+class Journal:
+    path: Path
+    source: ClusterAccess
+    target: ClusterAccess
+    selection: dict[str, Any]
+    bundle_path: str
+    phase: str = PLANNED
+    bundle_digest: str | None = None
+    paused: list[ObjectRef] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)  # bundle files whose object was deleted
+    events: list[dict[str, str]] = field(default_factory=list)
+    started_at: str = field(default_factory=lambda: _now())
+
+    def advance(self, phase: str, message: str = "") -> None:
+        """Record that ``phase`` has been reached, durably, before going on."""
+        self.phase = phase
+        self.events.append({"at": _now(), "phase": phase, "message": message})
+        self.save()
+
+    def save(self) -> None:
+        document = self.to_json()
+        _validator().validate(document)
+        directory = self.path.parent
+        fd, tmp = tempfile.mkstemp(prefix=".journal-", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                os.fchmod(handle.fileno(), 0o600)
+                json.dump(document, handle, indent=2, sort_keys=True)
+                handle.write("\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "formatVersion": FORMAT_VERSION,
+            "tool": {"name": "movekit", "version": __version__},
+            "startedAt": self.started_at,
+            "phase": self.phase,
+            "source": _access_json(self.source),
+            "target": _access_json(self.target),
+            "selection": self.selection,
+            "bundle": {"path": self.bundle_path, "digest": self.bundle_digest},
+            "paused": [_ref_json(r) for r in self.paused],
+            "retired": sorted(self.retired),
+            "events": self.events,
+        }
+
+    @classmethod
+    def load(cls, path: Path) -> Journal:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise UsageError(f"cannot read journal {path}: {err}") from err
+        errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.path))
+        if errors:
+            where = "/".join(str(p) for p in errors[0].path) or "(root)"
+            raise UsageError(f"{path}: not a movekit journal: {where}: {errors[0].message}")
+        return cls(
+            path=path,
+            source=_access(document["source"]),
+            target=_access(document["target"]),
+            selection=document["selection"],
+            bundle_path=document["bundle"]["path"],
+            phase=document["phase"],
+            bundle_digest=document["bundle"]["digest"],
+            paused=[ObjectRef(r["group"], r["kind"], r["namespace"], r["name"])
+                    for r in document["paused"]],
+            retired=list(document["retired"]),
+            events=list(document["events"]),
+            started_at=document["startedAt"],
+        )
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _access_json(access: ClusterAccess) -> dict[str, Any]:
+    return {"kubeconfig": access.kubeconfig, "context": access.context, "server": access.server}
+
+
+def _access(document: dict[str, Any]) -> ClusterAccess:
+    return ClusterAccess(document["kubeconfig"], document["context"], document["server"])
+
+
+def _ref_json(ref: ObjectRef) -> dict[str, str]:
+    return {"group": ref.group, "kind": ref.kind, "namespace": ref.namespace, "name": ref.name}
+
+
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(load_schema("journal.v1.json"))

@@ -1,0 +1,445 @@
+"""The one door to an API server: connection, discovery, paged reads, writes and retries.
+
+Everything else in movekit takes and returns plain dicts. This module owns the official
+``kubernetes`` client, turns its exceptions into movekit errors that name the verb, the
+resource and the namespace, retries only what is transient, and keeps a client-side
+rate limit (QPS with a burst) like client-go does.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from movekit import __version__
+from movekit.errors import ApiRequestFailed, ClusterUnreachable, UsageError
+from movekit.refs import GroupKind, split_api_version
+
+FIELD_MANAGER = "movekit"
+USER_AGENT = f"movekit/{__version__}"
+PAGE_SIZE = 500
+
+# Statuses worth another try: the server asked us to slow down or was briefly unwell.
+_TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, order=True)
+class ApiResource:
+    """One served resource at one version, as discovery reports it."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    verbs: frozenset[str]
+    has_status: bool
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_kind(self) -> GroupKind:
+        return GroupKind(self.group, self.kind)
+
+    def __str__(self) -> str:
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+class KubeApiError(ApiRequestFailed):
+    """A request the API server refused for good; carries what a user needs to act."""
+
+    def __init__(self, code: int, reason: str, message: str, verb: str, where: str) -> None:
+        self.code = code
+        self.reason = reason
+        self.server_message = message
+        self.verb = verb
+        self.where = where
+        super().__init__(f"{verb} {where}: {code} {reason}: {message}")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Jittered exponential backoff, bounded in total time."""
+
+    base_delay: float = 0.2
+    max_delay: float = 10.0
+    budget: float = 120.0
+
+
+class RateLimiter:
+    """Token bucket: ``qps`` tokens a second, up to ``burst`` saved. ``qps <= 0`` disables it."""
+
+    def __init__(self, qps: float, burst: int) -> None:
+        self.qps = qps
+        self.burst = max(1, burst)
+        self._tokens = float(self.burst)
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        if self.qps <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.qps)
+            self._last = now
+            self._tokens -= 1
+            wait = -self._tokens / self.qps if self._tokens < 0 else 0.0
+        if wait > 0:
+            time.sleep(wait)
+
+
+class KubeClient:
+    """A client for one cluster, shared by every worker thread of a command."""
+
+    def __init__(
+        self,
+        kubeconfig: str | Path | None = None,
+        context: str | None = None,
+        *,
+        qps: float = 100.0,
+        burst: int = 200,
+        connections: int = 32,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        configuration = k8s_client.Configuration()
+        try:
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=str(kubeconfig) if kubeconfig else None,
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+        except (ConfigException, OSError, TypeError, ValueError) as err:
+            where = f"kubeconfig {kubeconfig}" if kubeconfig else "the default kubeconfig"
+            ctx = f" (context {context!r})" if context else ""
+            raise UsageError(f"cannot load {where}{ctx}: {_first_line(err)}") from err
+        # Retries are ours (they know which verbs are safe to repeat); urllib3 must not add its own.
+        configuration.retries = False
+        configuration.connection_pool_maxsize = connections
+        self.server = str(configuration.host)
+        self.context = context
+        self._api = k8s_client.ApiClient(configuration)
+        self._api.user_agent = USER_AGENT
+        self._timeout = timeout
+        self._retry = retry or RetryPolicy()
+        self._limiter = RateLimiter(qps, burst)
+        self._resources: list[ApiResource] | None = None
+        self._stats_lock = threading.Lock()
+        self.requests: Counter[str] = Counter()
+
+    def close(self) -> None:
+        self._api.close()  # type: ignore[no-untyped-call]
+
+    def __enter__(self) -> KubeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- raw requests ---------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str | int] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        verb: str | None = None,
+        where: str | None = None,
+        retry: bool = True,
+    ) -> Any:
+        """Send one request and return the decoded JSON body, retrying transient failures."""
+        verb = verb or method.lower()
+        where = where or path
+        deadline = time.monotonic() + self._retry.budget
+        attempt = 0
+        while True:
+            attempt += 1
+            self._limiter.acquire()
+            with self._stats_lock:
+                self.requests[verb] += 1
+            delay: float | None
+            try:
+                return self._send(method, path, query, body, content_type)
+            except ApiException as err:
+                code = int(err.status or 0)
+                if code == 0 or code in _TRANSIENT_CODES:
+                    delay = _retry_after(err)
+                    failure: Exception = err
+                else:
+                    raise _api_error(err, verb, where) from None
+            except (urllib3.exceptions.HTTPError, OSError) as err:
+                delay = None
+                failure = err
+            if not retry:
+                raise _transient_error(failure, verb, where, self.server)
+            pause = delay if delay is not None else self._backoff(attempt)
+            if time.monotonic() + pause > deadline:
+                raise _transient_error(failure, verb, where, self.server)
+            time.sleep(pause)
+
+    def _send(self, method: str, path: str, query: Mapping[str, str | int] | None, body: Any,
+              content_type: str) -> Any:
+        http_method, url, headers, payload, post = self._api.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=list((query or {}).items()),
+            header_params={"Accept": "application/json", "Content-Type": content_type},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self._api.call_api(http_method, url, header_params=headers, body=payload,
+                                      post_params=post, _request_timeout=(10.0, self._timeout))
+        raw = response.read()  # type: ignore[no-untyped-call]
+        if not 200 <= response.status <= 299:
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+        return json.loads(raw) if raw else {}
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self._retry.max_delay, self._retry.base_delay * 2 ** (attempt - 1))
+        # Full jitter: concurrent workers that failed together must not retry together.
+        return random.uniform(ceiling / 2, ceiling)
+
+    # -- discovery --------------------------------------------------------------------------
+
+    def version(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "/version", verb="get", where="/version")
+        return result
+
+    def resources(self) -> list[ApiResource]:
+        """Every resource served, at every served version (cached for this client)."""
+        if self._resources is None:
+            found: list[ApiResource] = []
+            core = self.request("GET", "/api/v1", verb="get", where="discovery /api/v1")
+            found.extend(_parse_resource_list("", "v1", core))
+            groups = self.request("GET", "/apis", verb="get", where="discovery /apis")
+            for group in groups.get("groups", []):
+                for gv in group.get("versions", []):
+                    group_name, version = split_api_version(gv["groupVersion"])
+                    listing = self.request(
+                        "GET", f"/apis/{gv['groupVersion']}", verb="get",
+                        where=f"discovery /apis/{gv['groupVersion']}",
+                    )
+                    found.extend(_parse_resource_list(group_name, version, listing))
+            self._resources = sorted(found)
+        return self._resources
+
+    def forget_resources(self) -> None:
+        """Drop cached discovery, e.g. after CRDs were created."""
+        self._resources = None
+
+    def resource(self, api_version: str, kind: str) -> ApiResource | None:
+        """The resource serving ``kind`` at exactly ``api_version``, or None."""
+        group, version = split_api_version(api_version)
+        for res in self.resources():
+            if res.group == group and res.version == version and res.kind == kind:
+                return res
+        return None
+
+    # -- objects ------------------------------------------------------------------------------
+
+    def list(
+        self,
+        res: ApiResource,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> list[dict[str, Any]]:
+        return list(self.iter_list(res, namespace, label_selector=label_selector,
+                                   page_size=page_size))
+
+    def iter_list(
+        self,
+        res: ApiResource,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> Iterator[dict[str, Any]]:
+        """Every object of ``res`` (in ``namespace``, or everywhere), one page at a time."""
+        path = _collection_path(res, namespace if res.namespaced else None)
+        where = _describe(res, namespace if res.namespaced else None)
+        query: dict[str, str | int] = {"limit": page_size}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        while True:
+            page = self.request("GET", path, query=query, verb="list", where=where)
+            for item in page.get("items") or []:
+                # List items come without apiVersion and kind; every consumer needs them.
+                item["apiVersion"] = res.api_version
+                item["kind"] = res.kind
+                yield item
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+            query["continue"] = token
+
+    def get(self, res: ApiResource, namespace: str, name: str) -> dict[str, Any] | None:
+        """The object, or None when it does not exist."""
+        try:
+            obj: dict[str, Any] = self.request(
+                "GET", _object_path(res, namespace, name), verb="get",
+                where=_describe(res, namespace, name),
+            )
+        except KubeApiError as err:
+            if err.code == 404:
+                return None
+            raise
+        return obj
+
+    def create(
+        self, res: ApiResource, obj: Mapping[str, Any], *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+        query: dict[str, str | int] = {"fieldManager": FIELD_MANAGER}
+        if dry_run:
+            query["dryRun"] = "All"
+        created: dict[str, Any] = self.request(
+            "POST", _collection_path(res, namespace or None), query=query, body=dict(obj),
+            verb="create", where=_describe(res, namespace, (obj.get("metadata") or {}).get("name")),
+        )
+        return created
+
+    def replace(self, res: ApiResource, obj: Mapping[str, Any]) -> dict[str, Any]:
+        meta = obj.get("metadata") or {}
+        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name"))
+        replaced: dict[str, Any] = self.request(
+            "PUT", _object_path(res, namespace, name), query={"fieldManager": FIELD_MANAGER},
+            body=dict(obj), verb="update", where=_describe(res, namespace, name),
+        )
+        return replaced
+
+    def merge_patch(
+        self,
+        res: ApiResource,
+        namespace: str,
+        name: str,
+        patch: Mapping[str, Any],
+        *,
+        subresource: str | None = None,
+        field_manager: str = FIELD_MANAGER,
+    ) -> dict[str, Any]:
+        path = _object_path(res, namespace, name) + (f"/{subresource}" if subresource else "")
+        patched: dict[str, Any] = self.request(
+            "PATCH", path, query={"fieldManager": field_manager}, body=dict(patch),
+            content_type="application/merge-patch+json", verb="patch",
+            where=_describe(res, namespace, name),
+        )
+        return patched
+
+    def delete(self, res: ApiResource, namespace: str, name: str,
+               *, uid: str | None = None) -> bool:
+        """Delete; True when a delete was accepted, False when the object was already gone.
+
+        With ``uid`` the server refuses (409) to delete an object recreated since under the
+        same name, so we never remove something we did not mean to.
+        """
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions",
+                                "propagationPolicy": "Background"}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        try:
+            self.request("DELETE", _object_path(res, namespace, name), body=body,
+                         verb="delete", where=_describe(res, namespace, name))
+        except KubeApiError as err:
+            if err.code == 404:
+                return False
+            raise
+        return True
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _parse_resource_list(group: str, version: str, listing: Mapping[str, Any]) -> list[ApiResource]:
+    entries = listing.get("resources") or []
+    status_of = {e["name"].split("/", 1)[0] for e in entries
+                 if str(e.get("name", "")).endswith("/status")}
+    found = []
+    for entry in entries:
+        name = str(entry.get("name", ""))
+        if "/" in name:
+            continue
+        found.append(ApiResource(
+            group=group,
+            version=version,
+            kind=str(entry.get("kind", "")),
+            plural=name,
+            namespaced=bool(entry.get("namespaced")),
+            verbs=frozenset(entry.get("verbs") or ()),
+            has_status=name in status_of,
+        ))
+    return found
+
+
+def _collection_path(res: ApiResource, namespace: str | None) -> str:
+    root = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
+    if namespace:
+        return f"{root}/namespaces/{quote(namespace, safe='')}/{res.plural}"
+    return f"{root}/{res.plural}"
+
+
+def _object_path(res: ApiResource, namespace: str, name: str) -> str:
+    return f"{_collection_path(res, namespace or None)}/{quote(name, safe='')}"
+
+
+def _describe(res: ApiResource, namespace: str | None, name: str | None = None) -> str:
+    text = str(res)
+    if name:
+        text += f" {name}"
+    if namespace:
+        text += f" in namespace {namespace}"
+    return text
+
+
+def _retry_after(err: ApiException) -> float | None:
+    headers = err.headers or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _api_error(err: ApiException, verb: str, where: str) -> KubeApiError:
+    reason = str(err.reason or "")
+    message = ""
+    try:
+        status = json.loads(err.body or "{}")
+        reason = str(status.get("reason") or reason)
+        message = str(status.get("message") or "")
+    except (ValueError, TypeError):
+        message = _first_line(str(err.body or ""))
+    return KubeApiError(int(err.status or 0), reason, message, verb, where)
+
+
+def _transient_error(err: Exception, verb: str, where: str, server: str) -> Exception:
+    if isinstance(err, ApiException):
+        return _api_error(err, verb, where)
+    return ClusterUnreachable(f"{verb} {where}: cannot reach {server}: {_first_line(err)}")
+
+
+def _first_line(err: object) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -1,0 +1,336 @@
+"""Live move: export, import, retire the source — journaled so a crash can be resumed or undone.
+
+The order is the safety argument:
+
+1. every check on both sides first (provisioning, kinds served by the target, conflicts,
+   providers) — nothing is paused while any check fails;
+2. the journal records what is about to be paused *before* it is paused;
+3. export with the source left paused; import with everything left paused;
+4. verify the target holds every object;
+5. retire the source in reverse waves (annotate ``delete-for-move``, strip finalizers so no
+   provider deletes real infrastructure, delete by UID); global and keep-in-source objects stay;
+6. resume the target.
+
+Up to step 4 a failure rolls back (delete what the bundle created in the target, unpause the
+source). From step 5 on only forward is safe, so rollback refuses and ``--resume`` continues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from movekit.apply import ApplyOptions
+from movekit.bundle import ObjectEntry, read_bundle
+from movekit.errors import MovekitError, PartialFailure, PrecheckFailed, UsageError
+from movekit.export import ExportOptions, ExportResult, entry_for, export_bundle
+from movekit.graph import Selection
+from movekit.importer import ImportOptions, import_bundle, plan_import, target_facts
+from movekit.journal import (
+    DONE,
+    EXPORTED,
+    IMPORTED,
+    PAUSING,
+    PLANNED,
+    RETIRED,
+    RETIRING,
+    ROLLBACK_POSSIBLE,
+    ROLLED_BACK,
+    VERIFIED,
+    ClusterAccess,
+    Journal,
+)
+from movekit.kube import ApiResource, KubeApiError, KubeClient
+from movekit.pause import Pausable, is_pausable, set_paused
+from movekit.plan import BUNDLE_ANNOTATION, Action, PlanOptions, Provider, make_plan
+from movekit.refs import ObjectRef
+
+Progress = Callable[[str], None]
+DELETE_FOR_MOVE_ANNOTATION = "clusterctl.cluster.x-k8s.io/delete-for-move"
+_WORKERS = 16
+
+
+@dataclass(frozen=True)
+class MoveOptions:
+    selection: Selection
+    journal: Path | None = None
+    bundle_dir: Path | None = None
+    dry_run: bool = False
+    force: bool = False
+    rollback_on_failure: bool = True
+    block_move_timeout: float = 300.0
+    workers: int = _WORKERS
+
+
+@dataclass
+class MoveResult:
+    journal: Journal | None
+    preview: ExportResult
+    retired: RetireResult | None = None
+
+
+@dataclass
+class RetireResult:
+    deleted: list[ObjectRef] = field(default_factory=list)
+    already_gone: list[ObjectRef] = field(default_factory=list)
+    recreated: list[ObjectRef] = field(default_factory=list)  # same name, other UID: untouched
+    kept: list[ObjectRef] = field(default_factory=list)  # global or keep-in-source
+
+
+def default_journal_path(now: datetime | None = None) -> Path:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return Path.cwd() / f"movekit-move-{stamp}.journal.json"
+
+
+def move(
+    source: KubeClient,
+    target: KubeClient,
+    options: MoveOptions,
+    access: tuple[ClusterAccess, ClusterAccess],
+    progress: Progress | None = None,
+) -> MoveResult:
+    """Move the selection from ``source`` to ``target``; see the module docstring."""
+    say = progress or (lambda _msg: None)
+    say("checking the source")
+    preview = export_bundle(source, ExportOptions(
+        selection=options.selection, target=None, dry_run=True, force=options.force))
+    say("checking the target")
+    check_target(target, preview)
+    if options.dry_run:
+        return MoveResult(journal=None, preview=preview)
+    journal_path = (options.journal or default_journal_path()).resolve()
+    bundle_dir = (options.bundle_dir or journal_path.with_suffix(".bundle")).resolve()
+    journal = Journal(
+        path=journal_path, source=access[0], target=access[1],
+        selection={"namespace": options.selection.namespace,
+                   "clusters": sorted(options.selection.clusters)},
+        bundle_path=str(bundle_dir),
+    )
+    journal.advance(PLANNED, "checks passed")
+    say(f"journal: {journal_path}")
+    result = MoveResult(journal=journal, preview=preview)
+    result.retired = _drive(journal, source, target, options, say, preview.to_pause)
+    return result
+
+
+def resume(
+    journal: Journal, source: KubeClient, target: KubeClient, options: MoveOptions,
+    progress: Progress | None = None,
+) -> RetireResult | None:
+    """Continue an interrupted move from the phase its journal reached."""
+    say = progress or (lambda _msg: None)
+    if journal.phase in (DONE, ROLLED_BACK):
+        say(f"nothing to do: the move is {journal.phase}")
+        return None
+    say(f"resuming from phase {journal.phase}")
+    return _drive(journal, source, target, options, say, None)
+
+
+def rollback(
+    journal: Journal, source: KubeClient, target: KubeClient, progress: Progress | None = None
+) -> None:
+    """Undo a move that has not started retiring the source."""
+    say = progress or (lambda _msg: None)
+    if journal.phase not in ROLLBACK_POSSIBLE:
+        raise UsageError(
+            f"{journal.path}: the move reached phase {journal.phase}; the source is (partly) "
+            "retired, so rolling back would lose objects. Run movekit move --resume to finish it."
+        )
+    if journal.bundle_digest:
+        bundle = read_bundle(Path(journal.bundle_path))
+        say("deleting what this move created in the target")
+        remove_imported(target, bundle.entries, journal.bundle_digest)
+    say(f"unpausing {len(journal.paused)} object(s) in the source")
+    set_paused(source, _pausables(source, journal.paused), paused=False)
+    journal.advance(ROLLED_BACK, "rolled back")
+
+
+def _drive(
+    journal: Journal,
+    source: KubeClient,
+    target: KubeClient,
+    options: MoveOptions,
+    say: Progress,
+    to_pause: list[ObjectRef] | None,
+) -> RetireResult | None:
+    selection = Selection(namespace=journal.selection["namespace"],
+                          clusters=frozenset(journal.selection["clusters"]))
+    bundle_dir = Path(journal.bundle_path)
+    retired: RetireResult | None = None
+    try:
+        if journal.phase in (PLANNED, PAUSING):
+            if to_pause is not None:
+                journal.paused = list(to_pause)
+            journal.advance(PAUSING, f"pausing {len(journal.paused)} object(s)")
+            exported = export_bundle(source, ExportOptions(
+                selection=selection, target=bundle_dir, force=options.force, leave_paused=True,
+                block_move_timeout=options.block_move_timeout,
+                paused_by_movekit=frozenset(journal.paused)), say)
+            assert exported.manifest is not None
+            journal.paused = sorted(set(journal.paused) | set(exported.left_paused))
+            journal.bundle_digest = exported.manifest.digest
+            journal.advance(EXPORTED, f"bundle {exported.manifest.digest}")
+        if journal.phase == EXPORTED:
+            import_bundle(target, bundle_dir, ImportOptions(
+                apply=ApplyOptions(workers=options.workers, leave_paused=True),
+                expect_digest=journal.bundle_digest), say)
+            journal.advance(IMPORTED)
+        if journal.phase == IMPORTED:
+            _verify_target(target, bundle_dir, journal)
+            journal.advance(VERIFIED, "the target holds every object")
+    except (MovekitError, OSError) as error:
+        if options.rollback_on_failure and journal.phase in ROLLBACK_POSSIBLE:
+            say(f"failed ({type(error).__name__}); rolling back")
+            rollback(journal, source, target, say)
+            raise PartialFailure(f"move failed and was rolled back: {error}") from error
+        raise
+    bundle = read_bundle(bundle_dir)
+    if journal.phase in (VERIFIED, RETIRING):
+        journal.advance(RETIRING, "retiring the source")
+        retired = retire(source, bundle.entries, say, lambda files: _note_retired(journal, files))
+        journal.advance(RETIRED)
+    if journal.phase == RETIRED:
+        say("resuming the target")
+        resume_targets = [e for e in bundle.entries if is_pausable(e.ref) and not e.was_paused]
+        set_paused(target, _entry_pausables(target, resume_targets), paused=False)
+        journal.advance(DONE, "move complete")
+    return retired
+
+
+def _note_retired(journal: Journal, files: Iterable[str]) -> None:
+    journal.retired = sorted(set(journal.retired) | set(files))
+    journal.save()
+
+
+def check_target(target: KubeClient, preview: ExportResult) -> None:
+    """Refuse, before anything is paused, a target that cannot take the move set."""
+    entries = [entry_for(preview.graph.nodes[ref]) for ref in preview.graph.moved]
+    options = PlanOptions()
+    facts = target_facts(target, entries, options)
+    providers = [Provider(p.name, p.namespace, p.type, p.version)
+                 for p in preview.discovery.providers]
+    crds = {gk: str(info.crd_name) for gk, info in preview.discovery.kinds.items()
+            if info.crd_name}
+    plan = make_plan("", entries, providers, facts, options, crds)
+    if plan.errors:
+        lines = "\n".join(f"  - {e}" for e in plan.errors)
+        raise PrecheckFailed(f"the target cannot take this move; nothing was paused:\n{lines}")
+
+
+def _verify_target(target: KubeClient, bundle_dir: Path, journal: Journal) -> None:
+    bundle = read_bundle(bundle_dir)
+    plan = plan_import(target, bundle, PlanOptions(conflict="skip"))
+    missing = [str(s.target) for s in plan.steps if s.action is Action.CREATE]
+    if missing or plan.errors:
+        raise PartialFailure(f"the target is missing {len(missing)} object(s) after import: "
+                             + ", ".join(missing[:10]))
+
+
+def retire(
+    source: KubeClient,
+    entries: Sequence[ObjectEntry],
+    progress: Progress | None = None,
+    on_wave: Callable[[list[str]], None] | None = None,
+) -> RetireResult:
+    """Delete the bundle's objects from the source, dependents first, by UID.
+
+    Each object is annotated ``delete-for-move`` (so providers know not to delete real
+    infrastructure) and loses its finalizers before the delete; an object already gone is
+    success, and one recreated since under the same name (another UID) is left alone.
+    """
+    say = progress or (lambda _msg: None)
+    result = RetireResult()
+    doomed = [e for e in entries if not (e.is_global or e.keep_in_source)]
+    result.kept = sorted(e.ref for e in entries if e.is_global or e.keep_in_source)
+    waves = sorted({e.wave for e in doomed}, reverse=True)
+    resources: dict[tuple[str, str], ApiResource | None] = {}
+    for wave in waves:
+        batch = [e for e in doomed if e.wave == wave]
+        say(f"retiring wave {wave}: {len(batch)} object(s)")
+
+        def one(entry: ObjectEntry) -> tuple[ObjectEntry, str]:
+            key = (entry.api_version, entry.ref.kind)
+            if key not in resources:
+                resources[key] = source.resource(*key)
+            res = resources[key]
+            if res is None:
+                return entry, "gone"
+            return entry, _retire_one(source, res, entry)
+
+        with ThreadPoolExecutor(max_workers=min(_WORKERS, len(batch))) as pool:
+            outcomes = list(pool.map(one, batch))
+        for entry, outcome in outcomes:
+            {"deleted": result.deleted, "gone": result.already_gone,
+             "recreated": result.recreated}[outcome].append(entry.ref)
+        if on_wave:
+            on_wave([e.file for e, _ in outcomes])
+    return result
+
+
+def _retire_one(source: KubeClient, res: ApiResource, entry: ObjectEntry) -> str:
+    ref = entry.ref
+    live = source.get(res, ref.namespace, ref.name)
+    if live is None:
+        return "gone"
+    if live["metadata"].get("uid") != entry.source_uid:
+        return "recreated"
+    patch = {"metadata": {"annotations": {DELETE_FOR_MOVE_ANNOTATION: ""}, "finalizers": None}}
+    try:
+        source.merge_patch(res, ref.namespace, ref.name, patch)
+        source.delete(res, ref.namespace, ref.name, uid=entry.source_uid)
+    except KubeApiError as err:
+        if err.code == 404:
+            return "gone"
+        if err.code == 409:
+            return "recreated"
+        raise
+    return "deleted"
+
+
+def remove_imported(target: KubeClient, entries: Sequence[ObjectEntry], digest: str) -> int:
+    """Delete from the target every object of these entries that this bundle created there."""
+    removed = 0
+    for wave in sorted({e.wave for e in entries}, reverse=True):
+        for entry in (e for e in entries if e.wave == wave):
+            res = target.resource(entry.api_version, entry.ref.kind)
+            if res is None:
+                continue
+            live = target.get(res, entry.ref.namespace, entry.ref.name)
+            annotations = ((live or {}).get("metadata") or {}).get("annotations") or {}
+            if live is None or annotations.get(BUNDLE_ANNOTATION) != digest:
+                continue
+            uid = str(live["metadata"]["uid"])
+            if live["metadata"].get("finalizers"):
+                target.merge_patch(res, entry.ref.namespace, entry.ref.name,
+                                   {"metadata": {"finalizers": None}})
+            if target.delete(res, entry.ref.namespace, entry.ref.name, uid=uid):
+                removed += 1
+    return removed
+
+
+def resume_source(source: KubeClient, entries: Sequence[ObjectEntry]) -> list[ObjectRef]:
+    """Unpause what an export with --leave-paused paused: aborts an air-gapped move."""
+    targets = [e for e in entries if is_pausable(e.ref) and not e.was_paused]
+    set_paused(source, _entry_pausables(source, targets), paused=False)
+    return [e.ref for e in targets]
+
+
+def _pausables(client: KubeClient, refs: Iterable[ObjectRef]) -> list[Pausable]:
+    found = []
+    for ref in refs:
+        res = next((r for r in client.resources() if r.group_kind == ref.group_kind), None)
+        if res is not None:
+            found.append(Pausable(ref, res))
+    return found
+
+
+def _entry_pausables(client: KubeClient, entries: Iterable[ObjectEntry]) -> list[Pausable]:
+    found = []
+    for entry in entries:
+        res = client.resource(entry.api_version, entry.ref.kind)
+        if res is not None:
+            found.append(Pausable(entry.ref, res))
+    return found

@@ -1,0 +1,227 @@
+"""Bundle + facts about the target -> what will happen to each object. Pure: no I/O.
+
+Every object gets one action:
+
+- ``create``: absent from the target;
+- ``adopt``: present and created from this very bundle (an earlier or interrupted run), so it
+  is reused with its UID and nothing is created twice;
+- ``skip``: present and foreign, with ``--conflict skip``, or a global (cluster-scoped) object
+  that already exists — those are never updated;
+- ``update``: present and foreign, with ``--conflict update``;
+- a foreign object under ``--conflict fail`` is a plan error.
+
+A plan with errors is never applied: every problem is listed at once, before any write.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from movekit.bundle import ObjectEntry
+from movekit.refs import GroupKind, ObjectRef
+
+BUNDLE_ANNOTATION = "movekit.io/bundle"
+CORE_MOVABLE = frozenset({GroupKind("", "Secret"), GroupKind("", "ConfigMap")})
+CONFLICT_POLICIES = ("fail", "skip", "update")
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    ADOPT = "adopt"
+    SKIP = "skip"
+    UPDATE = "update"
+
+
+@dataclass(frozen=True)
+class Existing:
+    """What the target already holds under an object's identity."""
+
+    uid: str
+    bundle: str | None  # the BUNDLE_ANNOTATION value, when movekit created it
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    namespace: str
+    type: str
+    version: str
+
+
+@dataclass(frozen=True)
+class TargetFacts:
+    server: str
+    served: frozenset[tuple[str, str]]  # (apiVersion, kind)
+    movable: frozenset[GroupKind]  # kinds of the target's CRDs labelled for clusterctl
+    namespaces: frozenset[str]
+    existing: Mapping[ObjectRef, Existing]
+    providers: tuple[Provider, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    conflict: str = "fail"
+    namespace_map: Mapping[str, str] = field(default_factory=dict)
+    skip_provider_check: bool = False
+    allow_kinds: frozenset[GroupKind] = frozenset()
+
+
+@dataclass(frozen=True)
+class Step:
+    entry: ObjectEntry
+    target: ObjectRef
+    action: Action
+    detail: str = ""
+    existing_uid: str | None = None
+
+    @property
+    def wave(self) -> int:
+        return self.entry.wave
+
+
+@dataclass
+class Plan:
+    bundle: str
+    steps: list[Step]
+    namespaces_to_create: list[str]
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def waves(self) -> list[list[Step]]:
+        if not self.steps:
+            return []
+        waves: list[list[Step]] = [[] for _ in range(max(s.wave for s in self.steps) + 1)]
+        for step in self.steps:
+            waves[step.wave].append(step)
+        return [w for w in waves if w]
+
+    def counts(self) -> Counter[str]:
+        return Counter(step.action.value for step in self.steps)
+
+
+def make_plan(
+    bundle_digest: str,
+    entries: Iterable[ObjectEntry],
+    providers: Iterable[Provider],
+    facts: TargetFacts,
+    options: PlanOptions,
+    crds: Mapping[GroupKind, str] | None = None,
+) -> Plan:
+    """Classify every bundle entry against the target and collect every reason to stop.
+
+    ``crds`` names the CRD in the bundle that provides each custom kind, so that a missing
+    kind comes with what would fix it.
+    """
+    if options.conflict not in CONFLICT_POLICIES:
+        raise ValueError(f"unknown conflict policy {options.conflict!r}")
+    errors: list[str] = []
+    warnings: list[str] = []
+    steps: list[Step] = []
+    missing_kinds: dict[tuple[str, str], list[str]] = {}
+    namespaces: set[str] = set()
+    for entry in sorted(entries, key=lambda e: (e.wave, e.ref)):
+        target = remap_ref(entry.ref, options.namespace_map)
+        if (entry.api_version, entry.ref.kind) not in facts.served:
+            missing_kinds.setdefault((entry.api_version, entry.ref.kind), []).append(str(target))
+            continue
+        gk = entry.ref.group_kind
+        if gk not in CORE_MOVABLE and gk not in facts.movable and gk not in options.allow_kinds:
+            errors.append(
+                f"{target}: kind {gk} is not one movekit imports (not a Secret, ConfigMap or the "
+                "kind of a CRD labelled clusterctl.cluster.x-k8s.io in the target); "
+                f"--allow-kind {gk} permits it"
+            )
+            continue
+        if target.namespace:
+            namespaces.add(target.namespace)
+        steps.append(_classify(entry, target, bundle_digest, facts, options, errors))
+    for (api_version, kind), refs in sorted(missing_kinds.items()):
+        group = api_version.rpartition("/")[0]
+        crd = (crds or {}).get(GroupKind(group, kind))
+        fix = f"; the bundle carries its CRD as crds/{crd}.yaml" if crd else ""
+        errors.append(f"the target does not serve {kind} at {api_version} "
+                      f"(needed by {len(refs)} object(s), e.g. {refs[0]}){fix}")
+    errors.extend(_provider_problems(providers, facts.providers, options, warnings))
+    return Plan(
+        bundle=bundle_digest,
+        steps=steps,
+        namespaces_to_create=sorted(namespaces - facts.namespaces),
+        errors=errors,
+        warnings=warnings,
+    )
+
+
+def _classify(
+    entry: ObjectEntry,
+    target: ObjectRef,
+    bundle_digest: str,
+    facts: TargetFacts,
+    options: PlanOptions,
+    errors: list[str],
+) -> Step:
+    found = facts.existing.get(target)
+    if found is None:
+        return Step(entry, target, Action.CREATE)
+    if found.bundle == bundle_digest:
+        return Step(entry, target, Action.ADOPT, "created by an earlier run of this bundle",
+                    found.uid)
+    if entry.is_global or not target.namespace:
+        return Step(entry, target, Action.SKIP,
+                    "cluster-scoped object already exists; never updated", found.uid)
+    if options.conflict == "skip":
+        return Step(entry, target, Action.SKIP, "exists in the target (--conflict skip)",
+                    found.uid)
+    if options.conflict == "update":
+        return Step(entry, target, Action.UPDATE, "exists in the target (--conflict update)",
+                    found.uid)
+    errors.append(f"{target}: already exists in the target and was not created by this bundle "
+                  "(--conflict skip or update to proceed)")
+    return Step(entry, target, Action.SKIP, "conflict", found.uid)
+
+
+def _provider_problems(
+    wanted: Iterable[Provider],
+    installed: Iterable[Provider],
+    options: PlanOptions,
+    warnings: list[str],
+) -> list[str]:
+    have: dict[tuple[str, str], str] = {}
+    for p in installed:
+        key = (p.type, p.name)
+        if key not in have or _semver(p.version) > _semver(have[key]):
+            have[key] = p.version
+    problems = []
+    for p in wanted:
+        version = have.get((p.type, p.name))
+        if version is None:
+            problems.append(f"provider {p.name} ({p.type}) {p.version} is not installed in the "
+                            "target (clusterctl init it first)")
+        elif _semver(version) < _semver(p.version):
+            problems.append(f"provider {p.name} ({p.type}) is {version} in the target, older "
+                            f"than {p.version} in the source")
+    if problems and options.skip_provider_check:
+        warnings.extend(f"--skip-provider-check: ignoring: {p}" for p in problems)
+        return []
+    return problems
+
+
+_SEMVER = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?")
+
+
+def _semver(version: str) -> tuple[int, int, int, int, str]:
+    """Sortable semantic version; a pre-release sorts before its release."""
+    match = _SEMVER.match(version.strip())
+    if not match:
+        return (0, 0, 0, 0, version)
+    major, minor, patch, pre = match.groups()
+    return (int(major), int(minor or 0), int(patch or 0), 0 if pre else 1, pre or "")
+
+
+def remap_ref(ref: ObjectRef, namespace_map: Mapping[str, str]) -> ObjectRef:
+    if ref.namespace and ref.namespace in namespace_map:
+        return ObjectRef(ref.group, ref.kind, namespace_map[ref.namespace], ref.name)
+    return ref

@@ -16,12 +16,12 @@ demo: $(BIN)/movekit
 	$(BIN)/movekit demo
 
 test: $(BIN)/movekit
-	$(BIN)/ruff check movekit fixtures tests bench
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 lint: $(BIN)/movekit
-	$(BIN)/ruff check movekit fixtures tests bench
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 bench: $(BIN)/movekit

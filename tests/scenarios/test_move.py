@@ -1,0 +1,344 @@
+"""Live move and the air-gapped move, with simulated Cluster API controllers in the source."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from movekit.bundle import Bundle, read_bundle
+from movekit.errors import PartialFailure, UsageError
+from movekit.export import ExportOptions, export_bundle
+from movekit.fixtures.topologies import TOPOLOGIES, seed
+from movekit.graph import Selection
+from movekit.importer import ImportOptions, import_bundle
+from movekit.journal import DONE, ROLLED_BACK, ClusterAccess, Journal
+from movekit.move import MoveOptions, move, resume, resume_source, retire, rollback
+from movekit.plan import BUNDLE_ANNOTATION
+from movekit.refs import ObjectRef
+from tests.scenarios.checks import assert_target_holds_bundle, target_objects
+from tests.scenarios.conftest import Env
+
+READY = sorted(name for name, t in TOPOLOGIES.items() if not t.expected.precheck_failures)
+CLUSTERS = ("cluster.x-k8s.io/v1beta2", "Cluster")
+
+
+@pytest.fixture
+def controllers(src: Env) -> Iterator[object]:
+    """Cluster API controllers acting on the source: finalizers, pause, block-move."""
+    from movekit.kubesim.controllers import CapiControllers
+
+    sim = src.require_sim()
+    running = CapiControllers(sim)
+    running.start()
+    yield running
+    running.stop()
+
+
+def _seed(src: Env, name: str, namespace: str) -> Selection:
+    topology = TOPOLOGIES[name]
+    seed(src.api, topology, namespace=namespace)
+    return Selection(namespace=namespace, clusters=frozenset(topology.clusters))
+
+
+def _move(src: Env, dst: Env, selection: Selection, tmp_path: Path,
+          **options: object) -> Journal:
+    access = (ClusterAccess(str(src.kubeconfig), None, ""),
+              ClusterAccess(str(dst.kubeconfig), None, ""))
+    with src.client() as source, dst.client() as target:
+        result = move(source, target, MoveOptions(
+            selection=selection, journal=tmp_path / "move.journal.json",
+            **options), access)  # type: ignore[arg-type]
+    assert result.journal is not None
+    return result.journal
+
+
+def _source_left(src: Env, bundle: Bundle) -> dict[ObjectRef, dict[str, object]]:
+    with src.client() as client:
+        return target_objects(client, bundle)
+
+
+def _cluster_pause(env: Env, namespace: str) -> dict[str, object]:
+    with env.client() as client:
+        res = client.resource(*CLUSTERS)
+        assert res is not None
+        return {c["metadata"]["name"]: c["spec"].get("paused")
+                for c in client.list(res, namespace)}
+
+
+def _assert_moved(src: Env, dst: Env, journal: Journal) -> Bundle:
+    bundle = read_bundle(Path(journal.bundle_path))
+    assert journal.phase == DONE
+    with dst.client() as client:
+        assert_target_holds_bundle(client, bundle)
+    left = _source_left(src, bundle)
+    assert set(left) == {e.ref for e in bundle.entries if e.is_global or e.keep_in_source}
+    return bundle
+
+
+@pytest.mark.parametrize("name", READY)
+def test_move_recreates_in_target_and_retires_the_source(
+    name: str, src: Env, dst: Env, namespace: str, tmp_path: Path, controllers: object
+) -> None:
+    selection = _seed(src, name, namespace)
+
+    journal = _move(src, dst, selection, tmp_path)
+
+    _assert_moved(src, dst, journal)
+    assert controllers.infra_deleted == []  # type: ignore[attr-defined]
+
+
+def test_move_waits_for_block_move_to_clear(
+    src: Env, dst: Env, namespace: str, tmp_path: Path, controllers: object
+) -> None:
+    selection = _seed(src, "machinedeployment", namespace)
+    controllers.hold_block_move(  # type: ignore[attr-defined]
+        lambda obj: obj.get("kind") == "Machine", 1.5)
+    started = time.monotonic()
+
+    journal = _move(src, dst, selection, tmp_path, block_move_timeout=30.0)
+
+    assert time.monotonic() - started >= 1.0
+    _assert_moved(src, dst, journal)
+
+
+def test_block_move_never_released_times_out_and_rolls_back(
+    src: Env, dst: Env, namespace: str, tmp_path: Path, controllers: object
+) -> None:
+    selection = _seed(src, "machinedeployment", namespace)
+    before = _cluster_pause(src, namespace)
+    controllers.hold_block_move(  # type: ignore[attr-defined]
+        lambda obj: obj.get("kind") == "Machine", None)
+
+    with pytest.raises(PartialFailure, match="block-move"):
+        _move(src, dst, selection, tmp_path, block_move_timeout=1.0)
+
+    assert _cluster_pause(src, namespace) == before
+    assert _cluster_pause(dst, namespace) == {}
+    journal = Journal.load(tmp_path / "move.journal.json")
+    assert journal.phase == ROLLED_BACK
+
+
+def test_webhook_denial_in_the_target_rolls_back(
+    src: Env, dst: Env, namespace: str, tmp_path: Path, controllers: object
+) -> None:
+    sim = dst.require_sim()
+    selection = _seed(src, "kcp-with-machines", namespace)
+    before = _cluster_pause(src, namespace)
+    sim.controls.admission(
+        lambda verb, obj: "no more machines" if obj.get("kind") == "Machine" else None)
+
+    with pytest.raises(PartialFailure, match="no more machines"):
+        _move(src, dst, selection, tmp_path)
+
+    assert _cluster_pause(src, namespace) == before
+    journal = Journal.load(tmp_path / "move.journal.json")
+    bundle = read_bundle(Path(journal.bundle_path))
+    with dst.client() as client:
+        assert target_objects(client, bundle) == {}
+    assert set(_source_left(src, bundle)) == {e.ref for e in bundle.entries}
+
+
+def test_no_rollback_leaves_the_move_resumable(
+    src: Env, dst: Env, namespace: str, tmp_path: Path, controllers: object
+) -> None:
+    sim = dst.require_sim()
+    selection = _seed(src, "machinedeployment", namespace)
+    sim.controls.admission(lambda verb, obj: "not yet" if obj.get("kind") == "Machine" else None)
+    with pytest.raises(PartialFailure):
+        _move(src, dst, selection, tmp_path, rollback_on_failure=False)
+    journal = Journal.load(tmp_path / "move.journal.json")
+    assert journal.phase != ROLLED_BACK
+    assert set(_cluster_pause(src, namespace).values()) == {True}
+
+    sim.controls.admission(None)
+    with src.client() as source, dst.client() as target:
+        resume(journal, source, target, MoveOptions(selection=selection))
+
+    _assert_moved(src, dst, Journal.load(tmp_path / "move.journal.json"))
+
+
+def test_rollback_refuses_once_the_source_is_being_retired(
+    src: Env, dst: Env, namespace: str, tmp_path: Path
+) -> None:
+    selection = _seed(src, "cluster-alone", namespace)
+    journal = _move(src, dst, selection, tmp_path)
+    journal.phase = "retiring"
+    with src.client() as source, dst.client() as target, \
+            pytest.raises(UsageError, match="--resume"):
+        rollback(journal, source, target)
+
+
+def test_dry_run_makes_no_write_anywhere(src: Env, dst: Env, namespace: str,
+                                         tmp_path: Path) -> None:
+    selection = _seed(src, "two-clusters", namespace)
+    src_sim, dst_sim = src.require_sim(), dst.require_sim()
+    writes = (src_sim.request_count(write=True), dst_sim.request_count(write=True))
+    access = (ClusterAccess(None, None, ""), ClusterAccess(None, None, ""))
+
+    with src.client() as source, dst.client() as target:
+        result = move(source, target, MoveOptions(selection=selection, dry_run=True), access)
+
+    assert result.journal is None
+    assert (src_sim.request_count(write=True), dst_sim.request_count(write=True)) == writes
+    assert not list(tmp_path.glob("*.journal.json"))
+
+
+def test_retire_strips_finalizers_so_no_provider_deletes_infrastructure(
+    src: Env, dst: Env, namespace: str, tmp_path: Path, controllers: object
+) -> None:
+    selection = _seed(src, "machinedeployment", namespace)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # the controllers add their finalizers
+        with src.client() as client:
+            res = client.resource(*CLUSTERS)
+            assert res is not None
+            cluster = client.list(res, namespace)[0]
+        if cluster["metadata"].get("finalizers"):
+            break
+        time.sleep(0.05)
+    assert cluster["metadata"].get("finalizers")
+
+    journal = _move(src, dst, selection, tmp_path)
+
+    _assert_moved(src, dst, journal)
+    assert controllers.infra_deleted == []  # type: ignore[attr-defined]
+
+
+# -- crash and resume -----------------------------------------------------------------------
+
+
+def _phase(path: Path) -> str | None:
+    try:
+        return str(json.loads(path.read_text())["phase"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+ORDER = ("planned", "pausing", "exported", "imported", "verified", "retiring", "retired", "done")
+
+
+@pytest.mark.parametrize("kill_at", ["pausing", "exported", "imported", "retiring"])
+@pytest.mark.parametrize("then", ["resume", "rollback"])
+def test_sigkill_at_a_step_boundary_then_resume_or_rollback(
+    kill_at: str, then: str, src: Env, dst: Env, namespace: str, tmp_path: Path
+) -> None:
+    src_sim, dst_sim = src.require_sim(), dst.require_sim()
+    selection = _seed(src, "machinedeployment", namespace)
+    before = _cluster_pause(src, namespace)
+    src_sim.controls.latency_ms = dst_sim.controls.latency_ms = 25.0
+    journal_path = tmp_path / "move.journal.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "movekit", "move", "--kubeconfig", str(src.kubeconfig),
+         "--to-kubeconfig", str(dst.kubeconfig), "-n", namespace, "--journal", str(journal_path),
+         "--workers", "2", "-q"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
+    )
+    deadline = time.monotonic() + 60
+    while ORDER.index(_phase(journal_path) or "planned") < ORDER.index(kill_at):
+        assert process.poll() is None, "the move ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert _phase(journal_path) != "done"
+    src_sim.controls.latency_ms = dst_sim.controls.latency_ms = 0.0
+    journal = Journal.load(journal_path)
+
+    with src.client() as source, dst.client() as target:
+        if then == "resume" or journal.phase in ("retiring", "retired", "done"):
+            resume(journal, source, target, MoveOptions(selection=selection))
+            _assert_moved(src, dst, Journal.load(journal_path))
+            return
+        rollback(journal, source, target)
+    assert _cluster_pause(src, namespace) == before
+    if journal.bundle_digest:
+        bundle = read_bundle(Path(journal.bundle_path))
+        with dst.client() as client:
+            assert not any(
+                (o["metadata"].get("annotations") or {}).get(BUNDLE_ANNOTATION)
+                for o in target_objects(client, bundle).values())
+        assert set(_source_left(src, bundle)) == {e.ref for e in bundle.entries}
+
+
+# -- the air-gapped move ----------------------------------------------------------------------
+
+
+def test_air_gapped_move_is_export_leave_paused_import_retire(
+    src: Env, dst: Env, namespace: str, tmp_path: Path, controllers: object
+) -> None:
+    selection = _seed(src, "kcp-with-machines", namespace)
+    with src.client() as source:
+        export_bundle(source, ExportOptions(selection=selection, target=tmp_path / "b.tar.zst",
+                                            archive=True, leave_paused=True))
+    assert set(_cluster_pause(src, namespace).values()) == {True}
+    with dst.client() as target:
+        import_bundle(target, tmp_path / "b.tar.zst", ImportOptions())
+    bundle = read_bundle(tmp_path / "b.tar.zst")
+
+    with src.client() as source:
+        result = retire(source, bundle.entries)
+
+    assert len(result.deleted) == len(bundle.entries) - len(result.kept)
+    assert _source_left(src, bundle).keys() == set(result.kept)
+    with dst.client() as client:
+        assert_target_holds_bundle(client, bundle)
+    assert controllers.infra_deleted == []  # type: ignore[attr-defined]
+
+
+def test_resume_source_aborts_an_air_gapped_move(
+    src: Env, namespace: str, tmp_path: Path
+) -> None:
+    selection = _seed(src, "two-clusters", namespace)
+    before = _cluster_pause(src, namespace)
+    with src.client() as source:
+        export_bundle(source, ExportOptions(selection=selection, target=tmp_path / "b",
+                                            leave_paused=True))
+        resume_source(source, read_bundle(tmp_path / "b").entries)
+    assert _cluster_pause(src, namespace) == before
+
+
+def test_retire_never_touches_an_object_recreated_since_the_export(
+    src: Env, namespace: str, tmp_path: Path
+) -> None:
+    from kubernetes import client as k8s
+
+    selection = _seed(src, "cluster-alone", namespace)
+    with src.client() as source:
+        export_bundle(source, ExportOptions(selection=selection, target=tmp_path / "b",
+                                            leave_paused=True))
+    bundle = read_bundle(tmp_path / "b")
+    secret = next(e for e in bundle.entries if e.ref.kind == "Secret")
+    core = k8s.CoreV1Api(src.api)
+    core.delete_namespaced_secret(secret.ref.name, namespace)
+    core.create_namespaced_secret(namespace, {"metadata": {"name": secret.ref.name},
+                                              "type": "cluster.x-k8s.io/secret"})
+
+    with src.client() as source:
+        result = retire(source, bundle.entries)
+
+    assert result.recreated == [secret.ref]
+    assert core.read_namespaced_secret(secret.ref.name, namespace).metadata.name
+
+
+def test_move_cli_accepts_clusterctl_spellings(
+    src: Env, dst: Env, namespace: str, tmp_path: Path
+) -> None:
+    _seed(src, "cluster-alone", namespace)
+    completed = subprocess.run(
+        [sys.executable, "-m", "movekit", "move", "--kubeconfig", str(src.kubeconfig),
+         "--kubeconfig-context", "kubesim", "--to-kubeconfig", str(dst.kubeconfig),
+         "--to-kubeconfig-context", "kubesim", "--namespace", namespace,
+         "--journal", str(tmp_path / "j.json")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "move done" in completed.stdout
+    _assert_moved(src, dst, Journal.load(tmp_path / "j.json"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,10 +25,9 @@ from movekit.errors import PartialFailure
 from movekit.kube import ApiResource, KubeApiError, KubeClient
 from movekit.pause import PAUSED_ANNOTATION, is_pausable, pause_patch
 from movekit.plan import BUNDLE_ANNOTATION, Action, Plan, Step
+from movekit.progress import Advance, ProgressLike, Reporter, reporter_of
 from movekit.refs import ObjectRef
 from movekit.remap import remap_object
-
-Progress = Callable[[str], None]
 
 # Chosen by measurement (bench/): past 16 the API server, not the client, is the limit.
 DEFAULT_WORKERS = 16
@@ -63,6 +62,8 @@ class _Applier:
         self.options = options
         self.outcome = Outcome()
         self._lock = threading.Lock()
+        self._advance: Advance = lambda done=1: None
+        self.report = Reporter()
         self._resources: dict[tuple[str, str], ApiResource] = {}
         # source uid -> target uid, filled as owners are created or found.
         self.uids: dict[str, str] = {
@@ -86,12 +87,14 @@ class _Applier:
             uid = self._run(step)
         except KubeApiError as err:
             with self._lock:
-                self.outcome.failures[step.target] = err.server_message or str(err)
+                self.outcome.failures[step.target] = str(err)  # names the verb, resource, namespace
                 self.outcome.count(step.target.kind, "failed")
             raise
         with self._lock:
             self.uids[step.entry.source_uid] = uid
             self.outcome.done[step.target] = uid
+        self._advance()
+        self.report.debug(f"{step.action.value} {step.target}")
 
     def _run(self, step: Step) -> str:
         entry = step.entry
@@ -183,28 +186,36 @@ class _Applier:
 
     # -- waves ------------------------------------------------------------------------------
 
-    def apply(self, progress: Progress) -> Outcome:
+    def apply(self, report: Reporter) -> Outcome:
+        self.report = report
         waves = self.plan.waves()
         for number, steps in enumerate(waves):
-            progress(f"wave {number + 1}/{len(waves)}: {len(steps)} object(s)")
-            self._run_wave(steps)
+            with report.task(f"wave {number + 1}/{len(waves)}", len(steps)) as advance:
+                self._advance = advance
+                self._run_wave(steps)
         if not self.options.leave_paused:
-            self._resume(progress)
+            self._resume(report)
         return self.outcome
 
     def _run_wave(self, steps: list[Step]) -> None:
-        with ThreadPoolExecutor(max_workers=max(1, min(self.options.workers, len(steps)))) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, min(self.options.workers, len(steps))))
+        try:
             futures = [pool.submit(self.run, step) for step in steps]
             # Fail fast: on the first permanent error stop starting new objects.
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            if any(f.exception() for f in done):
-                for future in pending:
-                    future.cancel()
-                wait(pending)
+            wait(futures, return_when=FIRST_EXCEPTION)
+        finally:
+            # On an error or Ctrl-C, what has not started never starts; what runs finishes.
+            pool.shutdown(wait=True, cancel_futures=True)
         if self.outcome.failures:
             raise self._partial_failure()
+        for future in futures:
+            error = None if future.cancelled() else future.exception()
+            if error is not None:
+                # The server stayed unreachable past the retry budget: what is in place stays.
+                raise PartialFailure(f"{error}; {len(self.outcome.done)} object(s) are in place. "
+                                     "Run the same import again to resume.") from error
 
-    def _resume(self, progress: Progress) -> None:
+    def _resume(self, report: Reporter) -> None:
         targets = [
             s for s in self.plan.steps
             if is_pausable(s.entry.ref) and s.action is not Action.SKIP
@@ -212,7 +223,7 @@ class _Applier:
         ]
         if not targets:
             return
-        progress(f"resuming {len(targets)} Cluster(s) and ClusterClass(es)")
+        report.step(f"resuming {len(targets)} Cluster(s) and ClusterClass(es)")
 
         def one(step: Step) -> None:
             res = self.resource(step.entry.api_version, step.entry.ref.kind)
@@ -239,10 +250,10 @@ def apply_plan(
     plan: Plan,
     options: ApplyOptions,
     namespaces: Mapping[str, Mapping[str, Any]],
-    progress: Progress | None = None,
+    progress: ProgressLike | None = None,
 ) -> Outcome:
     """Create the plan's namespaces, then every object wave by wave, then resume."""
-    say = progress or (lambda _msg: None)
+    report = reporter_of(progress)
     ns_res = client.resource("v1", "Namespace")
     assert ns_res is not None
     for name in plan.namespaces_to_create:
@@ -252,10 +263,10 @@ def apply_plan(
             meta["labels"] = dict(facts["labels"])
         if facts.get("annotations"):
             meta["annotations"] = dict(facts["annotations"])
-        say(f"creating namespace {name}")
+        report.step(f"creating namespace {name}")
         try:
             client.create(ns_res, {"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
         except KubeApiError as err:
             if err.code != 409:
                 raise
-    return _Applier(client, bundle, plan, options).apply(say)
+    return _Applier(client, bundle, plan, options).apply(report)

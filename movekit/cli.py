@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
+import yaml
 from rich.console import Console
 from rich.text import Text
 
 from movekit import __version__, render
 from movekit.apply import DEFAULT_WORKERS, ApplyOptions
 from movekit.bundle import read_bundle
+from movekit.bundle.encryption import SecretKeys, describe
 from movekit.errors import MovekitError, UsageError
 from movekit.export import ExportOptions, export_bundle
 from movekit.graph import Selection
-from movekit.importer import ImportOptions, import_bundle
-from movekit.kube import KubeClient
+from movekit.importer import ImportOptions, import_from_path
+from movekit.kube import DEFAULT_BURST, DEFAULT_QPS, KubeClient
 from movekit.plan import CONFLICT_POLICIES, PlanOptions
+from movekit.progress import QUIET, ConsoleReporter
 from movekit.refs import GroupKind
 
 app = typer.Typer(
@@ -35,12 +39,45 @@ Kubeconfig = Annotated[Path | None, typer.Option(
     "--kubeconfig", help="Kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config).")]
 Context = Annotated[str | None, typer.Option(
     "--context", "--kubeconfig-context", help="Context in the kubeconfig to use.")]
-Qps = Annotated[float, typer.Option("--qps", help="Client-side request rate limit per second.")]
+Qps = Annotated[float, typer.Option(
+    "--qps", help="Client-side request rate limit per second (0: no limit).")]
 Burst = Annotated[int, typer.Option("--burst", help="Requests allowed above --qps in a burst.")]
+BundleDirectory = Annotated[Path | None, typer.Option(help="The bundle, as a directory.")]
+BundleArchive = Annotated[Path | None, typer.Option(help="The bundle, as a .tar.zst file.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Show only the result and errors.")]
+Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                      help="Show more (-v: details, -vv: every request step).")]
+Output = Annotated[str, typer.Option("--output", "-o", help="text, json or yaml.")]
+OUTPUTS = ("text", "json", "yaml")
+T = TypeVar("T")
 
 
-def _progress(quiet: bool) -> render.Say:
-    return (lambda _msg: None) if quiet else (lambda msg: err.print(f"[dim]{msg}[/dim]"))
+class _State:
+    """The current command's output format, so that errors are rendered in it too."""
+
+    output = "text"
+
+
+def _output(output: str) -> str:
+    if output not in OUTPUTS:
+        raise UsageError(f"--output must be one of {', '.join(OUTPUTS)}")
+    _State.output = output
+    return output
+
+
+def _emit(output: str, document: dict[str, Any], text: Callable[[], None]) -> None:
+    if output == "json":
+        out.print_json(json.dumps(document))
+    elif output == "yaml":
+        out.print(yaml.safe_dump(document, sort_keys=False), markup=False, end="")
+    else:
+        text()
+
+
+def _progress(quiet: bool, verbose: int = 0, output: str = "text") -> ConsoleReporter:
+    # Machine-readable output keeps stderr for errors only, so pipelines see one document.
+    level = QUIET if quiet or output != "text" else verbose
+    return ConsoleReporter(verbosity=level)
 
 
 def _selection(namespace: str | None, all_namespaces: bool, clusters: list[str]) -> Selection:
@@ -77,15 +114,25 @@ def export(
         help="Export even when Clusters or Machines are not fully provisioned.")] = False,
     leave_paused: Annotated[bool, typer.Option(
         help="Leave the source paused afterwards (first step of an air-gapped move).")] = False,
+    clusterctl_layout: Annotated[bool, typer.Option(
+        "--clusterctl-layout",
+        help="Write the directory clusterctl move --to-directory writes, not a bundle.")] = False,
     no_pause: Annotated[bool, typer.Option(
         "--no-pause", help="Do not pause the source while reading (read-only credentials).")] = False,
     block_move_timeout: Annotated[float, typer.Option(
         help="Seconds to wait for clusterctl.cluster.x-k8s.io/block-move to clear.")] = 300.0,
-    qps: Qps = 100.0,
-    burst: Burst = 200,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    encrypt_to: Annotated[list[str] | None, typer.Option(
+        "--encrypt-to", help="Encrypt Secret values to this age recipient (age1..., repeatable).")] = None,
+    passphrase_file: Annotated[Path | None, typer.Option(
+        help="Encrypt Secret values with the passphrase on this file's first line.")] = None,
+    qps: Qps = DEFAULT_QPS,
+    burst: Burst = DEFAULT_BURST,
+    output: Output = "text",
+    quiet: Quiet = False,
+    verbose: Verbose = 0,
 ) -> None:
     """Export Cluster API objects from a cluster into a bundle."""
+    _output(output)
     selection = _selection(namespace, all_namespaces, cluster or [])
     target: Path | None = None
     archive = False
@@ -95,15 +142,19 @@ def export(
         result = export_bundle(client, ExportOptions(
             selection=selection, target=target, archive=archive, dry_run=dry_run, force=force,
             pause=not no_pause, leave_paused=leave_paused, block_move_timeout=block_move_timeout,
-        ), _progress(quiet))
+            layout="clusterctl" if clusterctl_layout else "bundle",
+            encrypt_to=tuple(encrypt_to or ()), passphrase_file=passphrase_file,
+        ), _progress(quiet, verbose, output))
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}")
-    render.export_summary(out, result, dry_run=dry_run)
+    _emit(output, render.export_json(result, dry_run=dry_run),
+          lambda: render.export_summary(out, result, dry_run=dry_run))
 
 
 @app.command("import")
 def import_(
-    from_directory: Annotated[Path | None, typer.Option(help="Read the bundle from a directory.")] = None,
+    from_directory: Annotated[Path | None, typer.Option(
+        help="Read the bundle from a directory (or one clusterctl move --to-directory wrote).")] = None,
     from_archive: Annotated[Path | None, typer.Option(help="Read the bundle from a .tar.zst file.")] = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
@@ -120,13 +171,19 @@ def import_(
         help="Also allow importing this Kind.group (repeatable).")] = None,
     leave_paused: Annotated[bool, typer.Option(
         help="Leave imported Clusters and ClusterClasses paused.")] = False,
+    identity: Annotated[list[Path] | None, typer.Option(
+        help="age identity file (as age-keygen writes it) that decrypts the bundle's Secrets (repeatable).")] = None,
+    passphrase_file: Annotated[Path | None, typer.Option(
+        help="Decrypt the bundle's Secrets with the passphrase on this file's first line.")] = None,
     workers: Annotated[int, typer.Option(help="Objects created concurrently within a wave.")] = DEFAULT_WORKERS,
-    qps: Qps = 100.0,
-    burst: Burst = 200,
-    output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    qps: Qps = DEFAULT_QPS,
+    burst: Burst = DEFAULT_BURST,
+    output: Output = "text",
+    quiet: Quiet = False,
+    verbose: Verbose = 0,
 ) -> None:
     """Import a bundle into a cluster: verify, plan, then create in dependency order."""
+    _output(output)
     path, _ = _bundle_path(from_directory, from_archive, "from")
     if conflict not in CONFLICT_POLICIES:
         raise UsageError(f"--conflict must be one of {', '.join(CONFLICT_POLICIES)}")
@@ -138,16 +195,15 @@ def import_(
         apply=ApplyOptions(workers=workers, leave_paused=leave_paused, namespace_map=mapping),
         dry_run=dry_run,
         expect_digest=expect_digest,
+        keys=SecretKeys(tuple(identity or ()), passphrase_file),
     )
     with KubeClient(kubeconfig, context, qps=qps, burst=burst,
                     connections=max(workers * 2, 8)) as client:
-        result = import_bundle(client, path, options, _progress(quiet or output == "json"))
+        result = import_from_path(client, path, options, _progress(quiet, verbose, output))
     for warning in result.plan.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}")
-    if output == "json":
-        out.print_json(json.dumps(render.import_json(result)))
-    else:
-        render.import_summary(out, result, dry_run=dry_run)
+    _emit(output, render.import_json(result),
+          lambda: render.import_summary(out, result, dry_run=dry_run))
 
 
 @app.command("move")
@@ -164,39 +220,49 @@ def move_(
     kubeconfig: Kubeconfig = None,
     context: Context = None,
     to_directory: Annotated[Path | None, typer.Option(
-        help="Only export to this directory (as clusterctl move --to-directory).")] = None,
+        help="Only export, to this directory, as clusterctl move --to-directory does (a movekit "
+             "bundle; with --clusterctl-layout, clusterctl's own files).")] = None,
+    clusterctl_layout: Annotated[bool, typer.Option(
+        "--clusterctl-layout", help="With --to-directory: write clusterctl's layout.")] = False,
     from_directory: Annotated[Path | None, typer.Option(
         help="Only import from this directory (as clusterctl move --from-directory).")] = None,
     journal: Annotated[Path | None, typer.Option(
         help="Journal file (default: ./movekit-move-<time>.journal.json).")] = None,
-    resume: Annotated[Path | None, typer.Option(
+    resume_journal: Annotated[Path | None, typer.Option(
         "--resume", help="Continue the move recorded in this journal.")] = None,
-    rollback: Annotated[Path | None, typer.Option(
+    rollback_journal: Annotated[Path | None, typer.Option(
         "--rollback", help="Undo the move recorded in this journal.")] = None,
     dry_run: Annotated[bool, typer.Option(help="Run every check and show the plan; change nothing.")] = False,
     force: Annotated[bool, typer.Option(help="Move even when not fully provisioned.")] = False,
     no_rollback: Annotated[bool, typer.Option(
         "--no-rollback", help="On failure, leave things as they are for --resume.")] = False,
+    conflict: Annotated[str, typer.Option(
+        help=f"Objects already in the target and not from this move: {', '.join(CONFLICT_POLICIES)}.")] = "fail",
     block_move_timeout: Annotated[float, typer.Option(
         help="Seconds to wait for clusterctl.cluster.x-k8s.io/block-move to clear.")] = 300.0,
     workers: Annotated[int, typer.Option(help="Objects created concurrently within a wave.")] = DEFAULT_WORKERS,
-    qps: Qps = 100.0,
-    burst: Burst = 200,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    qps: Qps = DEFAULT_QPS,
+    burst: Burst = DEFAULT_BURST,
+    output: Output = "text",
+    quiet: Quiet = False,
+    verbose: Verbose = 0,
 ) -> None:
     """Move Cluster API objects from one cluster to another: export, import, retire the source."""
-    from movekit import move as mover
     from movekit.journal import ClusterAccess, Journal
+    from movekit.move import MoveOptions, default_journal_path, move, resume, rollback
 
-    say = _progress(quiet)
+    _output(output)
+    say = _progress(quiet, verbose, output)
     if to_directory is not None:
         return export(to_directory=to_directory, namespace=namespace,
                       all_namespaces=all_namespaces, cluster=cluster, kubeconfig=kubeconfig,
-                      context=context, dry_run=dry_run, force=force, quiet=quiet)
+                      context=context, dry_run=dry_run, force=force, output=output, quiet=quiet,
+                      verbose=verbose, clusterctl_layout=clusterctl_layout)
     if from_directory is not None:
         return import_(from_directory=from_directory, kubeconfig=to_kubeconfig or kubeconfig,
-                       context=to_context or context, dry_run=dry_run, quiet=quiet)
-    options_journal = resume or rollback
+                       context=to_context or context, dry_run=dry_run, output=output,
+                       quiet=quiet, verbose=verbose, conflict=conflict)
+    options_journal = resume_journal or rollback_journal
     if options_journal is not None:
         record = Journal.load(options_journal)
         src_cfg = kubeconfig or _path(record.source.kubeconfig)
@@ -204,102 +270,141 @@ def move_(
         with KubeClient(src_cfg, context or record.source.context, qps=qps, burst=burst) as src, \
                 KubeClient(dst_cfg, to_context or record.target.context, qps=qps, burst=burst,
                            connections=max(workers * 2, 8)) as dst:
-            if rollback is not None:
-                mover.rollback(record, src, dst, say)
-                out.print(f"rolled back; the source is unpaused ({record.path})")
+            if rollback_journal is not None:
+                rollback(record, src, dst, say)
+                _emit(output, render.move_json(record, None), lambda: out.print(
+                    f"rolled back; the source is unpaused ({record.path})"))
                 return
-            retired = mover.resume(record, src, dst, mover.MoveOptions(
-                selection=Selection(namespace=None), workers=workers,
-                block_move_timeout=block_move_timeout, force=force), say)
-        render.move_summary(out, record, retired)
+            retired = _resumable(record.path, lambda: resume(record, src, dst, MoveOptions(
+                selection=Selection(namespace=None), workers=workers, conflict=conflict,
+                block_move_timeout=block_move_timeout, force=force), say))
+        _emit(output, render.move_json(record, retired),
+              lambda: render.move_summary(out, record, retired))
         return
     if to_kubeconfig is None:
         raise UsageError("move needs --to-kubeconfig (or --to-directory / --from-directory)")
     selection = _selection(namespace, all_namespaces, cluster or [])
-    options = mover.MoveOptions(
+    journal = (journal or default_journal_path()).resolve()
+    if not dry_run and output == "text":
+        # Printed whatever the verbosity: it is what --resume and --rollback need after a crash.
+        err.print(f"journal: {journal}", markup=False)
+    options = MoveOptions(
         selection=selection, journal=journal, dry_run=dry_run, force=force,
         rollback_on_failure=not no_rollback, block_move_timeout=block_move_timeout,
-        workers=workers,
+        workers=workers, conflict=conflict,
     )
+    if conflict not in CONFLICT_POLICIES:
+        raise UsageError(f"--conflict must be one of {', '.join(CONFLICT_POLICIES)}")
     with KubeClient(kubeconfig, context, qps=qps, burst=burst) as src, \
             KubeClient(to_kubeconfig, to_context, qps=qps, burst=burst,
                        connections=max(workers * 2, 8)) as dst:
         access = (ClusterAccess(_text(kubeconfig), context, src.server),
                   ClusterAccess(_text(to_kubeconfig), to_context, dst.server))
-        result = mover.move(src, dst, options, access, say)
-    if result.journal is None:
-        render.export_summary(out, result.preview, dry_run=True)
-        out.print("dry run: the target can take this move; nothing was changed")
-        return
-    render.move_summary(out, result.journal, result.retired)
+        result = _resumable(journal, lambda: move(src, dst, options, access, say))
+    def text() -> None:
+        if result.journal is None:
+            render.export_summary(out, result.preview, dry_run=True)
+            out.print("dry run: the target can take this move; nothing was changed")
+        else:
+            render.move_summary(out, result.journal, result.retired)
+
+    _emit(output, render.move_json(result.journal, result.retired, result.preview), text)
 
 
 @app.command()
 def retire(
-    from_directory: Annotated[Path | None, typer.Option(help="The bundle, as a directory.")] = None,
-    from_archive: Annotated[Path | None, typer.Option(help="The bundle, as a .tar.zst file.")] = None,
+    from_directory: BundleDirectory = None,
+    from_archive: BundleArchive = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    output: Output = "text",
+    quiet: Quiet = False,
+    verbose: Verbose = 0,
 ) -> None:
     """Delete from the source exactly the objects a bundle recorded (last step of an air-gapped move)."""
     from movekit.move import retire as retire_source
 
-    path, _ = _bundle_path(from_directory, from_archive, "from")
-    bundle = read_bundle(path)
+    _output(output)
+    bundle = read_bundle(_bundle_path(from_directory, from_archive, "from")[0])
     with KubeClient(kubeconfig, context) as src:
-        result = retire_source(src, bundle.entries, _progress(quiet))
-    out.print(f"deleted {len(result.deleted)}, already gone {len(result.already_gone)}, "
-              f"kept {len(result.kept)} (global or shared), left alone {len(result.recreated)} "
-              "(recreated since the export)")
+        result = retire_source(src, bundle.entries, _progress(quiet, verbose, output))
+    _emit(output, render.retire_json(result), lambda: out.print(
+        f"deleted {len(result.deleted)}, already gone {len(result.already_gone)}, "
+        f"kept {len(result.kept)} (global or shared), left alone {len(result.recreated)} "
+        "(recreated since the export)"))
 
 
 @app.command("resume-source")
 def resume_source(
-    from_directory: Annotated[Path | None, typer.Option(help="The bundle, as a directory.")] = None,
-    from_archive: Annotated[Path | None, typer.Option(help="The bundle, as a .tar.zst file.")] = None,
+    from_directory: BundleDirectory = None,
+    from_archive: BundleArchive = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
+    output: Output = "text",
 ) -> None:
     """Unpause the source after export --leave-paused (abort an air-gapped move)."""
     from movekit.move import resume_source as unpause
 
-    path, _ = _bundle_path(from_directory, from_archive, "from")
-    bundle = read_bundle(path)
+    _output(output)
+    bundle = read_bundle(_bundle_path(from_directory, from_archive, "from")[0])
     with KubeClient(kubeconfig, context) as src:
         resumed = unpause(src, bundle.entries)
-    out.print(f"resumed {len(resumed)} Cluster(s)/ClusterClass(es) in the source")
+    _emit(output, render.resumed_json(resumed), lambda: out.print(
+        f"resumed {len(resumed)} Cluster(s)/ClusterClass(es) in the source"))
 
 
 @app.command()
 def verify(
     path: Annotated[Path, typer.Argument(help="Bundle directory or .tar.zst archive.")],
+    output: Output = "text",
 ) -> None:
     """Verify a bundle offline: format, schema, checksums, files. Prints its digest."""
+    _output(output)
     bundle = read_bundle(path)
-    out.print(f"{path}: valid movekit bundle, format {bundle.manifest['formatVersion']}, "
-              f"{len(bundle.entries)} objects")
-    out.print(bundle.digest)
+
+    def text() -> None:
+        out.print(f"{path}: valid movekit bundle, format {bundle.format_version}, "
+                  f"{len(bundle.entries)} objects", markup=False)
+        if bundle.parsed_manifest.encryption:
+            out.print(f"{describe(bundle.parsed_manifest.encryption)}; verified without "
+                      "decrypting them", markup=False)
+        out.print(bundle.digest)
+
+    _emit(output, render.verify_json(str(path), bundle), text)
 
 
 @app.command()
 def inspect(
     path: Annotated[Path, typer.Argument(help="Bundle directory or .tar.zst archive.")],
-    format: Annotated[str, typer.Option("--format", help="tree, json, dot or mermaid.")] = "tree",
+    format: Annotated[str, typer.Option(
+        "--format", "--output", "-o", help="tree, json, yaml, dot or mermaid.")] = "tree",
 ) -> None:
     """Show what a bundle holds: clusters, kinds, waves, exclusions, and the graph."""
     bundle = read_bundle(path)
     renderers = {"tree": render.inspect_tree, "json": render.inspect_json,
-                 "dot": render.inspect_dot, "mermaid": render.inspect_mermaid}
+                 "yaml": render.inspect_yaml, "dot": render.inspect_dot,
+                 "mermaid": render.inspect_mermaid}
     if format not in renderers:
         raise UsageError(f"--format must be one of {', '.join(renderers)}")
     renderers[format](out, bundle)
 
 
 @app.command()
-def version() -> None:
+def version(output: Output = "text") -> None:
     """Print movekit's version."""
-    out.print(__version__)
+    _output(output)
+    _emit(output, {"apiVersion": render.OUTPUT_API_VERSION, "kind": "Version",
+                   "version": __version__}, lambda: out.print(__version__))
+
+
+def _resumable(journal: Path, work: Callable[[], T]) -> T:
+    """Run a move step; on Ctrl-C, say how to continue from the journal."""
+    try:
+        return work()
+    except KeyboardInterrupt:
+        err.print(f"interrupted; continue with: movekit move --resume {journal}  "
+                  f"(or undo with --rollback {journal})", markup=False)
+        sys.exit(130)
 
 
 def _path(text: str | None) -> Path | None:
@@ -339,6 +444,8 @@ def main() -> None:
         app()
     except MovekitError as error:
         err.print(Text("error: ", style="red") + Text(str(error)))
+        if _State.output in ("json", "yaml"):
+            _emit(_State.output, render.error_json(str(error), error.exit_code), lambda: None)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted; run the same command again to resume")

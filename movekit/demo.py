@@ -4,28 +4,32 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from movekit import render
-from movekit.bundle import read_bundle
-from movekit.export import ExportOptions, export_bundle
+from movekit.bundle import ObjectEntry, read_bundle
 from movekit.graph import Selection
-from movekit.importer import ImportOptions, import_bundle
+from movekit.journal import ClusterAccess
 from movekit.kube import KubeClient
+from movekit.move import MoveOptions, move
+from movekit.progress import ConsoleReporter
 
 
 def demo(
     clusters: Annotated[int, typer.Option(help="Workload clusters to seed in the source.")] = 3,
     namespace: Annotated[str, typer.Option(help="Namespace the clusters live in.")] = "prod",
 ) -> None:
-    """Seed a source management cluster, export it, import it into a target, show the result."""
-    from movekit.fixtures import install_crds, install_providers
+    """Seed a source management cluster, move it to a target, and show both sides."""
     from movekit.fixtures.fleet import seed_fleet
+    from movekit.fixtures.install import install_crds, install_providers
     from movekit.kubesim import KubeSim
+    from movekit.kubesim.controllers import CapiControllers
 
     out = Console(highlight=False)
     started = time.monotonic()
@@ -34,40 +38,65 @@ def demo(
         src_cfg, dst_cfg = work / "source.yaml", work / "target.yaml"
         source.write_kubeconfig(src_cfg)
         target.write_kubeconfig(dst_cfg)
-        out.rule("1. two management clusters")
+
+        out.rule("1. a bootstrap management cluster and an empty target")
         for sim in (source, target):
             with sim.api_client() as api:
                 install_crds(api)
                 install_providers(api)
-        out.print(f"source {source.url}, target {target.url}: Cluster API CRDs and providers "
-                  "installed")
         with source.api_client() as api:
             seeded = seed_fleet(api, clusters, namespace=namespace)
-        out.print(f"seeded {clusters} workload clusters ({len(seeded.objects)} objects) "
-                  f"in namespace {namespace} of the source")
+        controllers = CapiControllers(source)  # they add finalizers and honour pause, as CAPI's
+        controllers.start()
+        out.print(f"source {source.url}: Cluster API installed, {clusters} workload clusters "
+                  f"({len(seeded.objects)} objects) in namespace {namespace}")
+        out.print(f"target {target.url}: Cluster API installed, no clusters")
 
         selection = Selection(namespace=namespace)
-        bundle_dir = work / "bundle"
-        with KubeClient(src_cfg) as src:
-            out.rule("2. what would move (export --dry-run)")
-            plan = export_bundle(src, ExportOptions(selection=selection, target=None,
-                                                    dry_run=True))
-            render.export_summary(out, plan, dry_run=True)
-            out.rule("3. export")
-            result = export_bundle(src, ExportOptions(selection=selection, target=bundle_dir))
-            render.export_summary(out, result, dry_run=False)
-        bundle = read_bundle(bundle_dir)
-        out.print(f"verified offline: {len(bundle.entries)} objects, digest {bundle.digest}")
+        access = (ClusterAccess(str(src_cfg), None, source.url),
+                  ClusterAccess(str(dst_cfg), None, target.url))
+        with KubeClient(src_cfg) as src, KubeClient(dst_cfg) as dst:
+            out.rule("2. the plan (movekit move --dry-run)")
+            plan = move(src, dst, MoveOptions(selection=selection, dry_run=True), access)
+            render.export_summary(out, plan.preview, dry_run=True)
 
-        with KubeClient(dst_cfg) as dst:
-            out.rule("4. import into the target")
-            imported = import_bundle(dst, bundle_dir, ImportOptions(),
-                                     lambda msg: out.print(f"[dim]{msg}[/dim]"))
-            render.import_summary(out, imported, dry_run=False)
-            out.rule("5. run it again: nothing is created twice")
-            again = import_bundle(dst, bundle_dir, ImportOptions())
-            render.import_summary(out, again, dry_run=False)
+            out.rule("3. the move (movekit move)")
+            result = move(src, dst, MoveOptions(selection=selection,
+                                                journal=work / "move.journal.json"),
+                          access, ConsoleReporter(interactive=False))
+            assert result.journal is not None
+            render.move_summary(out, result.journal, result.retired)
+
+            out.rule("4. both sides now")
+            bundle = read_bundle(Path(result.journal.bundle_path))
+            _show_sides(out, src, dst, bundle.entries)
+        controllers.stop()
+        out.print(f"no infrastructure was deleted by a provider in the source: "
+                  f"{not controllers.infra_deleted}")
         out.rule(f"done in {time.monotonic() - started:.1f}s")
         out.print("Try next:\n"
-                  "  movekit kubesim serve --port 6443 --kubeconfig-out /tmp/sim.yaml --capi-crds\n"
-                  "  movekit export --help   movekit import --help   movekit inspect --help")
+                  "  movekit kubesim serve --port 6443 --kubeconfig-out /tmp/src.yaml "
+                  "--seed-clusters 5   # a cluster to play with\n"
+                  "  movekit export --kubeconfig /tmp/src.yaml -n fleet --to-directory bundle/\n"
+                  "  movekit inspect bundle/      movekit verify bundle/\n"
+                  "  movekit move --help          docs/howto/")
+
+
+def _show_sides(out: Console, src: KubeClient, dst: KubeClient,
+                entries: list[ObjectEntry]) -> None:
+    table = Table("kind", "source", "target", box=None, pad_edge=False)
+    counts: dict[str, Counter[str]] = {"source": Counter(), "target": Counter()}
+    paused = []
+    for entry in entries:
+        for side, client in (("source", src), ("target", dst)):
+            res = client.resource(entry.api_version, entry.ref.kind)
+            live = client.get(res, entry.ref.namespace, entry.ref.name) if res else None
+            if live is not None:
+                counts[side][str(entry.ref.group_kind)] += 1
+                if side == "target" and entry.ref.kind == "Cluster":
+                    paused.append((entry.ref.name, (live.get("spec") or {}).get("paused")))
+    for kind in sorted(set(counts["source"]) | set(counts["target"])):
+        table.add_row(kind, str(counts["source"][kind]), str(counts["target"][kind]))
+    out.print(table)
+    for name, state in paused:
+        out.print(f"Cluster {name} in the target: {'paused' if state else 'reconciling'}")

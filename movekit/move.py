@@ -46,9 +46,10 @@ from movekit.journal import (
 from movekit.kube import ApiResource, KubeApiError, KubeClient
 from movekit.pause import Pausable, is_pausable, set_paused
 from movekit.plan import BUNDLE_ANNOTATION, Action, PlanOptions, Provider, make_plan
+from movekit.progress import ProgressLike, reporter_of
 from movekit.refs import ObjectRef
 
-Progress = Callable[[str], None]
+Progress = ProgressLike
 DELETE_FOR_MOVE_ANNOTATION = "clusterctl.cluster.x-k8s.io/delete-for-move"
 _WORKERS = 16
 
@@ -61,6 +62,7 @@ class MoveOptions:
     dry_run: bool = False
     force: bool = False
     rollback_on_failure: bool = True
+    conflict: str = "fail"
     block_move_timeout: float = 300.0
     workers: int = _WORKERS
 
@@ -98,7 +100,7 @@ def move(
     preview = export_bundle(source, ExportOptions(
         selection=options.selection, target=None, dry_run=True, force=options.force))
     say("checking the target")
-    check_target(target, preview)
+    check_target(target, preview, options.conflict)
     if options.dry_run:
         return MoveResult(journal=None, preview=preview)
     journal_path = (options.journal or default_journal_path()).resolve()
@@ -110,7 +112,6 @@ def move(
         bundle_path=str(bundle_dir),
     )
     journal.advance(PLANNED, "checks passed")
-    say(f"journal: {journal_path}")
     result = MoveResult(journal=journal, preview=preview)
     result.retired = _drive(journal, source, target, options, say, preview.to_pause)
     return result
@@ -134,6 +135,8 @@ def rollback(
 ) -> None:
     """Undo a move that has not started retiring the source."""
     say = progress or (lambda _msg: None)
+    if journal.phase == ROLLED_BACK:
+        raise UsageError(f"{journal.path}: this move was already rolled back")
     if journal.phase not in ROLLBACK_POSSIBLE:
         raise UsageError(
             f"{journal.path}: the move reached phase {journal.phase}; the source is (partly) "
@@ -175,6 +178,7 @@ def _drive(
             journal.advance(EXPORTED, f"bundle {exported.manifest.digest}")
         if journal.phase == EXPORTED:
             import_bundle(target, bundle_dir, ImportOptions(
+                plan=PlanOptions(conflict=options.conflict),
                 apply=ApplyOptions(workers=options.workers, leave_paused=True),
                 expect_digest=journal.bundle_digest), say)
             journal.advance(IMPORTED)
@@ -205,10 +209,10 @@ def _note_retired(journal: Journal, files: Iterable[str]) -> None:
     journal.save()
 
 
-def check_target(target: KubeClient, preview: ExportResult) -> None:
+def check_target(target: KubeClient, preview: ExportResult, conflict: str = "fail") -> None:
     """Refuse, before anything is paused, a target that cannot take the move set."""
     entries = [entry_for(preview.graph.nodes[ref]) for ref in preview.graph.moved]
-    options = PlanOptions()
+    options = PlanOptions(conflict=conflict)
     facts = target_facts(target, entries, options)
     providers = [Provider(p.name, p.namespace, p.type, p.version)
                  for p in preview.discovery.providers]
@@ -241,7 +245,7 @@ def retire(
     infrastructure) and loses its finalizers before the delete; an object already gone is
     success, and one recreated since under the same name (another UID) is left alone.
     """
-    say = progress or (lambda _msg: None)
+    report = reporter_of(progress)
     result = RetireResult()
     doomed = [e for e in entries if not (e.is_global or e.keep_in_source)]
     result.kept = sorted(e.ref for e in entries if e.is_global or e.keep_in_source)
@@ -249,7 +253,6 @@ def retire(
     resources: dict[tuple[str, str], ApiResource | None] = {}
     for wave in waves:
         batch = [e for e in doomed if e.wave == wave]
-        say(f"retiring wave {wave}: {len(batch)} object(s)")
 
         def one(entry: ObjectEntry) -> tuple[ObjectEntry, str]:
             key = (entry.api_version, entry.ref.kind)
@@ -260,13 +263,21 @@ def retire(
                 return entry, "gone"
             return entry, _retire_one(source, res, entry)
 
-        with ThreadPoolExecutor(max_workers=min(_WORKERS, len(batch))) as pool:
-            outcomes = list(pool.map(one, batch))
+        with report.task(f"retiring wave {wave}", len(batch)) as advance, \
+                ThreadPoolExecutor(max_workers=min(_WORKERS, len(batch))) as pool:
+            outcomes = []
+            for finished in pool.map(one, batch):
+                outcomes.append(finished)
+                advance()
         for entry, outcome in outcomes:
             {"deleted": result.deleted, "gone": result.already_gone,
              "recreated": result.recreated}[outcome].append(entry.ref)
         if on_wave:
             on_wave([e.file for e, _ in outcomes])
+    # What stays in the source (a ClusterClass other Clusters use) must reconcile again there.
+    staying = [e for e in entries if (e.is_global or e.keep_in_source)
+               and is_pausable(e.ref) and not e.was_paused]
+    set_paused(source, _entry_pausables(source, staying), paused=False)
     return result
 
 
@@ -280,7 +291,9 @@ def _retire_one(source: KubeClient, res: ApiResource, entry: ObjectEntry) -> str
     patch = {"metadata": {"annotations": {DELETE_FOR_MOVE_ANNOTATION: ""}, "finalizers": None}}
     try:
         source.merge_patch(res, ref.namespace, ref.name, patch)
-        source.delete(res, ref.namespace, ref.name, uid=entry.source_uid)
+        # Orphan, not cascade: the garbage collector must not take along an object that stays
+        # (one excluded from the move whose last remaining owner is being retired).
+        source.delete(res, ref.namespace, ref.name, uid=entry.source_uid, propagation="Orphan")
     except KubeApiError as err:
         if err.code == 404:
             return "gone"
@@ -314,8 +327,7 @@ def remove_imported(target: KubeClient, entries: Sequence[ObjectEntry], digest: 
 def resume_source(source: KubeClient, entries: Sequence[ObjectEntry]) -> list[ObjectRef]:
     """Unpause what an export with --leave-paused paused: aborts an air-gapped move."""
     targets = [e for e in entries if is_pausable(e.ref) and not e.was_paused]
-    set_paused(source, _entry_pausables(source, targets), paused=False)
-    return [e.ref for e in targets]
+    return set_paused(source, _entry_pausables(source, targets), paused=False)
 
 
 def _pausables(client: KubeClient, refs: Iterable[ObjectRef]) -> list[Pausable]:

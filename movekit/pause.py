@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from movekit.errors import PrecheckFailed
-from movekit.kube import FIELD_MANAGER, ApiResource, KubeClient
+from movekit.kube import FIELD_MANAGER, ApiResource, KubeApiError, KubeClient
 from movekit.refs import GroupKind, ObjectRef
 
 CLUSTER = GroupKind("cluster.x-k8s.io", "Cluster")
@@ -23,7 +23,9 @@ CLUSTER_CLASS = GroupKind("cluster.x-k8s.io", "ClusterClass")
 PAUSED_ANNOTATION = "cluster.x-k8s.io/paused"
 BLOCK_MOVE_ANNOTATION = "clusterctl.cluster.x-k8s.io/block-move"
 
-_WORKERS = 8
+# As many as the importer's workers: pausing a thousand Clusters one request each at 20 ms
+# latency takes 1.3 s with 16 in flight, 2.6 s with 8.
+_WORKERS = 16
 
 
 def is_pausable(ref: ObjectRef) -> bool:
@@ -71,20 +73,55 @@ class Pausable:
     resource: ApiResource
 
 
-def set_paused(client: KubeClient, targets: Iterable[Pausable], paused: bool) -> None:
-    """Pause or resume every target, concurrently; a target already gone is skipped."""
+def set_paused(client: KubeClient, targets: Iterable[Pausable], paused: bool) -> list[ObjectRef]:
+    """Pause or resume every target, concurrently; returns those found (gone ones are skipped)."""
     items = list(targets)
     if not items:
-        return
+        return []
 
-    def one(item: Pausable) -> None:
-        if client.get(item.resource, item.ref.namespace, item.ref.name) is None:
-            return
-        client.merge_patch(item.resource, item.ref.namespace, item.ref.name,
-                           pause_patch(item.ref, paused))
+    def one(item: Pausable) -> bool:
+        # One request per target: a patch of an object that is gone answers 404.
+        try:
+            client.merge_patch(item.resource, item.ref.namespace, item.ref.name,
+                               pause_patch(item.ref, paused))
+        except KubeApiError as err:
+            if err.code != 404:
+                raise
+            return False
+        return True
 
     with ThreadPoolExecutor(max_workers=min(_WORKERS, len(items))) as pool:
-        list(pool.map(one, items))
+        found = list(pool.map(one, items))
+    return [item.ref for item, present in zip(items, found, strict=True) if present]
+
+
+def pause_denials(client: KubeClient, targets: Iterable[Pausable]) -> list[str]:
+    """Why the credentials may not pause ``targets``: one line per kind and namespace denied.
+
+    Each (kind, namespace) is tried once with the real pause patch as a server-side dry run.
+    A SelfSubjectAccessReview would ask the authorizer only; the dry run goes through the same
+    authorization and admission as the patch itself, whatever authorizer the cluster uses, and
+    persists nothing. A target gone since it was read proves nothing and is skipped.
+    """
+    probes: dict[tuple[ApiResource, str], Pausable] = {}
+    for item in targets:
+        probes.setdefault((item.resource, item.ref.namespace), item)
+    if not probes:
+        return []
+
+    def one(item: Pausable) -> str | None:
+        try:
+            client.merge_patch(item.resource, item.ref.namespace, item.ref.name,
+                               pause_patch(item.ref, paused=True), dry_run=True)
+        except KubeApiError as err:
+            if err.code == 403:
+                return str(err)
+            if err.code != 404:
+                raise
+        return None
+
+    with ThreadPoolExecutor(max_workers=min(_WORKERS, len(probes))) as pool:
+        return [d for d in pool.map(one, probes.values()) if d is not None]
 
 
 def wait_block_move(

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from movekit.bundle import Bundle, ObjectEntry
+from movekit.bundle.encryption import describe
 from movekit.export import ExportResult
+from movekit.graph import CLUSTER, Graph, Node
 from movekit.importer import ImportResult
 from movekit.journal import Journal
 from movekit.move import RetireResult
@@ -34,15 +39,22 @@ def export_summary(out: Console, result: ExportResult, *, dry_run: bool) -> None
     waves = graph.waves()
     out.print(f"{verb} {len(graph.moved)} objects in {len(waves)} waves")
     out.print(_kind_counts(graph.moved))
+    if dry_run:
+        out.print(object_tree("objects (owners -> dependents)", graph_nodes(graph)))
     if dry_run and result.to_pause:
         out.print(f"would pause: {', '.join(str(r) for r in result.to_pause)}")
     excluded = result.excluded
     if excluded:
-        out.print(f"[yellow]{len(excluded)} object(s) not exported:[/yellow]")
+        reasons = Counter(e.reason for e in excluded)
+        out.print(f"[yellow]{len(excluded)} object(s) not exported[/yellow] ("
+                  + ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items())) + "):")
         for e in excluded:
             out.print(f"  {e.ref}: {e.reason}: {e.detail}", markup=False)
     if result.left_paused:
         out.print("left paused in the source: " + ", ".join(str(r) for r in result.left_paused))
+    if result.manifest is not None and result.manifest.encryption:
+        out.print(f"{describe(result.manifest.encryption)} (the digest differs on every "
+                  "encrypted export)", markup=False)
     if result.manifest is not None:
         out.print(f"bundle digest: {result.manifest.digest}")
 
@@ -50,10 +62,10 @@ def export_summary(out: Console, result: ExportResult, *, dry_run: bool) -> None
 def import_summary(out: Console, result: ImportResult, *, dry_run: bool) -> None:
     plan = result.plan
     if dry_run:
-        table = Table("wave", "action", "object", "detail", box=None, pad_edge=False)
-        for step in plan.steps:
-            table.add_row(str(step.wave), step.action.value, str(step.target), step.detail)
-        out.print(table)
+        notes = {s.entry.ref: f"-> {s.action.value} (wave {s.wave})"
+                 + (f": {s.detail}" if s.detail else "") for s in plan.steps}
+        out.print(object_tree(f"plan for {result.bundle.digest}",
+                              _entry_nodes((s.entry for s in plan.steps), notes)))
         for ns in plan.namespaces_to_create:
             out.print(f"namespace {ns}: create")
         counts = plan.counts()
@@ -73,39 +85,92 @@ def import_summary(out: Console, result: ImportResult, *, dry_run: bool) -> None
 
 def import_json(result: ImportResult) -> dict[str, Any]:
     plan = result.plan
-    doc: dict[str, Any] = {
-        "bundle": result.bundle.digest,
-        "plan": [
-            {"wave": s.wave, "action": s.action.value, "apiVersion": s.entry.api_version,
-             "kind": s.target.kind, "namespace": s.target.namespace, "name": s.target.name}
-            for s in plan.steps
-        ],
-        "namespacesToCreate": plan.namespaces_to_create,
-        "warnings": plan.warnings,
-    }
+    summary: dict[str, dict[str, int]] = defaultdict(dict)
+    resumed: list[dict[str, str]] = []
     if result.outcome is not None:
-        per_kind: dict[str, dict[str, int]] = defaultdict(dict)
         for (kind, action), count in sorted(result.outcome.counts.items()):
-            per_kind[kind][action] = count
-        doc["summary"] = per_kind
-        doc["resumed"] = [str(r) for r in result.outcome.resumed]
-    return doc
+            summary[kind][action] = count
+        resumed = [ref_json(r) for r in result.outcome.resumed]
+    return _document(
+        "ImportResult",
+        dryRun=result.outcome is None,
+        bundle=result.bundle.digest,
+        plan=[{"wave": s.wave, "action": s.action.value, "apiVersion": s.entry.api_version,
+               **ref_json(s.target)} for s in plan.steps],
+        namespacesToCreate=plan.namespaces_to_create,
+        warnings=plan.warnings,
+        summary=dict(summary),
+        resumed=resumed,
+    )
 
 
 # -- inspect ------------------------------------------------------------------------------------
 
 
-def _children(entries: Iterable[ObjectEntry]) -> tuple[dict[ObjectRef, list[ObjectRef]],
-                                                       list[ObjectRef]]:
-    children: dict[ObjectRef, list[ObjectRef]] = defaultdict(list)
+@dataclass(frozen=True)
+class TreeNode:
+    """One object of a tree: its parents (owners and soft owners) and what to say about it."""
+
+    ref: ObjectRef
+    parents: tuple[ObjectRef, ...]
+    note: str = ""
+
+
+def object_tree(title: str, nodes: Iterable[TreeNode]) -> Tree:
+    """Owners -> dependents, one tree per Cluster (and per shared root such as a ClusterClass).
+
+    A Cluster is drawn as a root even though it depends on its ClusterClass, so that each
+    workload cluster reads as one tree; an object with several owners is drawn in full under
+    the first and referred to under the others.
+    """
+    listed = list(nodes)
+    children: dict[ObjectRef, list[TreeNode]] = defaultdict(list)
     roots = []
-    for entry in sorted(entries, key=lambda e: (e.wave, e.ref)):
-        parents = [o.ref for o in entry.owners] + list(entry.soft_owners)
+    for node in listed:
+        parents = () if node.ref.group_kind == CLUSTER else node.parents
         if not parents:
-            roots.append(entry.ref)
+            roots.append(node)
         for parent in parents:
-            children[parent].append(entry.ref)
-    return children, roots
+            children[parent].append(node)
+    tree = Tree(title)
+    drawn: set[ObjectRef] = set()
+
+    def add(branch: Tree, node: TreeNode, parent_namespace: str | None) -> None:
+        label = f"{node.ref.kind}/{node.ref.name}"
+        if node.ref.namespace != parent_namespace:
+            label += f" in {node.ref.namespace}" if node.ref.namespace else " (cluster-scoped)"
+        if node.ref in drawn:
+            branch.add(Text(f"{label} (shown above)", style="dim"))
+            return
+        drawn.add(node.ref)
+        sub = branch.add(Text(label + (f"  {node.note}" if node.note else "")))
+        for child in children.get(node.ref, []):
+            add(sub, child, node.ref.namespace)
+
+    clusters_first = sorted(roots, key=lambda n: (n.ref.group_kind != CLUSTER, n.ref))
+    for root in clusters_first:
+        add(tree, root, None)
+    return tree
+
+
+def _entry_nodes(entries: Iterable[ObjectEntry], notes: Mapping[ObjectRef, str] | None = None
+                 ) -> list[TreeNode]:
+    return [TreeNode(e.ref, tuple(o.ref for o in e.owners) + tuple(e.soft_owners),
+                     (notes or {}).get(e.ref, ""))
+            for e in sorted(entries, key=lambda e: (e.wave, e.ref))]
+
+
+def graph_nodes(graph: Graph) -> list[TreeNode]:
+    return [TreeNode(ref, tuple(o.ref for o in graph.nodes[ref].owners)
+                     + graph.nodes[ref].soft_owners, _flags(graph.nodes[ref]))
+            for ref in graph.moved]
+
+
+def _flags(node: Node) -> str:
+    flags = [name for name, on in (("global", node.is_global),
+                                   ("kept in source", node.keep_in_source and not node.is_global),
+                                   ("paused", bool(node.paused))) if on]
+    return f"({', '.join(flags)})" if flags else ""
 
 
 def inspect_tree(out: Console, bundle: Bundle) -> None:
@@ -115,19 +180,10 @@ def inspect_tree(out: Console, bundle: Bundle) -> None:
     out.print(f"bundle {bundle.digest}")
     out.print(f"from {manifest['source']['server']} at {manifest.get('createdAt', '?')}: "
               f"{len(entries)} objects in {waves} waves")
+    if bundle.parsed_manifest.encryption:
+        out.print(describe(bundle.parsed_manifest.encryption), markup=False)
     out.print(_kind_counts(e.ref for e in entries))
-    children, roots = _children(entries)
-    tree = Tree("objects (owners -> dependents)")
-
-    def add(branch: Tree, ref: ObjectRef, path: frozenset[ObjectRef]) -> None:
-        node = branch.add(str(ref))
-        for child in children.get(ref, []):
-            if child not in path:
-                add(node, child, path | {child})
-
-    for root in roots:
-        add(tree, root, frozenset({root}))
-    out.print(tree)
+    out.print(object_tree("objects (owners -> dependents)", _entry_nodes(entries)))
     excluded = manifest.get("excluded") or []
     if excluded:
         out.print(f"{len(excluded)} object(s) left out:")
@@ -139,6 +195,10 @@ def inspect_tree(out: Console, bundle: Bundle) -> None:
 
 def inspect_json(out: Console, bundle: Bundle) -> None:
     out.print_json(json.dumps(bundle.manifest))
+
+
+def inspect_yaml(out: Console, bundle: Bundle) -> None:
+    out.print(yaml.safe_dump(bundle.manifest, sort_keys=False), markup=False, end="")
 
 
 def _edges(bundle: Bundle) -> list[tuple[ObjectRef, ObjectRef, bool]]:
@@ -180,3 +240,74 @@ def move_summary(out: Console, journal: Journal, retired: RetireResult | None) -
         out.print(f"source: deleted {len(retired.deleted)}, already gone "
                   f"{len(retired.already_gone)}, kept {len(retired.kept)} (global or shared), "
                   f"left alone {len(retired.recreated)} (recreated since the export)")
+
+
+# -- machine-readable documents (shapes in schemas/output-*.v1.json) -----------------------------
+
+OUTPUT_API_VERSION = "movekit.io/v1"
+
+
+def ref_json(ref: ObjectRef) -> dict[str, str]:
+    return {"group": ref.group, "kind": ref.kind, "namespace": ref.namespace, "name": ref.name}
+
+
+def _document(kind: str, **fields: Any) -> dict[str, Any]:
+    return {"apiVersion": OUTPUT_API_VERSION, "kind": kind, **fields}
+
+
+def export_json(result: ExportResult, *, dry_run: bool) -> dict[str, Any]:
+    graph = result.graph
+    manifest = result.manifest
+    return _document(
+        "ExportResult",
+        dryRun=dry_run,
+        objects=len(graph.moved),
+        waves=len(graph.waves()),
+        kinds=dict(sorted(Counter(str(r.group_kind) for r in graph.moved).items())),
+        excluded=[{**ref_json(e.ref), "apiVersion": e.api_version, "reason": e.reason,
+                   "detail": e.detail} for e in result.excluded],
+        paused=[ref_json(r) for r in result.to_pause],
+        leftPaused=[ref_json(r) for r in result.left_paused],
+        digest=manifest.digest if manifest is not None else None,
+        warnings=list(result.warnings),
+    )
+
+
+def verify_json(path: str, bundle: Bundle) -> dict[str, Any]:
+    encryption = bundle.parsed_manifest.encryption
+    return _document("VerifyResult", path=path, formatVersion=bundle.format_version,
+                     objects=len(bundle.entries), digest=bundle.digest,
+                     encryption={"scheme": encryption["scheme"],
+                                 "recipients": list(encryption["recipients"]),
+                                 "passphrase": encryption["passphrase"]} if encryption else None)
+
+
+def retire_json(result: RetireResult) -> dict[str, Any]:
+    return _document(
+        "RetireResult",
+        deleted=[ref_json(r) for r in result.deleted],
+        alreadyGone=[ref_json(r) for r in result.already_gone],
+        recreated=[ref_json(r) for r in result.recreated],
+        kept=[ref_json(r) for r in result.kept],
+    )
+
+
+def move_json(journal: Journal | None, retired: RetireResult | None,
+              preview: ExportResult | None = None) -> dict[str, Any]:
+    return _document(
+        "MoveResult",
+        dryRun=journal is None,
+        phase=journal.phase if journal else None,
+        journal=str(journal.path) if journal else None,
+        bundle={"path": journal.bundle_path, "digest": journal.bundle_digest} if journal else None,
+        objects=len(preview.graph.moved) if preview is not None else None,
+        retired=retire_json(result=retired) if retired is not None else None,
+    )
+
+
+def resumed_json(refs: Iterable[ObjectRef]) -> dict[str, Any]:
+    return _document("ResumeSourceResult", resumed=[ref_json(r) for r in refs])
+
+
+def error_json(message: str, exit_code: int) -> dict[str, Any]:
+    return _document("Error", message=message, exitCode=exit_code)

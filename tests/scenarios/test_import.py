@@ -275,3 +275,31 @@ def test_sigkill_of_the_importer_then_rerun_converges(
         after = target_objects(client, bundle)
         assert_target_holds_bundle(client, bundle)
     assert all(after[r]["metadata"]["uid"] == uid for r, uid in before.items())
+
+
+def test_a_target_that_stops_answering_mid_import_is_a_resumable_partial_failure(
+    src: Env, dst: Env, namespace: str, tmp_path: Path
+) -> None:
+    from movekit.kube import KubeClient, RetryPolicy
+
+    sim = dst.require_sim()
+    bundle = _exported(src, "machinedeployment", namespace, tmp_path / "b")
+    creates = 0
+
+    def go_dark_after_five_creates(verb: str, obj: dict[str, object]) -> None:
+        nonlocal creates
+        creates += 1
+        if creates == 5:
+            sim.controls.error_kinds = ("drop",)
+            sim.controls.error_rate = 1.0
+
+    sim.controls.admission(go_dark_after_five_creates)
+    with KubeClient(dst.kubeconfig, retry=RetryPolicy(base_delay=0.05, budget=1.0)) as client, \
+            pytest.raises(PartialFailure, match="Run the same import again to resume"):
+        import_bundle(client, tmp_path / "b", ImportOptions())
+
+    sim.controls.error_rate = 0.0
+    sim.controls.admission(None)
+    _import(dst, tmp_path / "b")
+    with dst.client() as client:
+        assert_target_holds_bundle(client, bundle)

@@ -342,3 +342,47 @@ def test_move_cli_accepts_clusterctl_spellings(
     assert completed.returncode == 0, completed.stderr
     assert "move done" in completed.stdout
     _assert_moved(src, dst, Journal.load(tmp_path / "j.json"))
+
+
+def test_retire_never_lets_garbage_collection_take_objects_that_stay(
+    src: Env, dst: Env, namespace: str, tmp_path: Path
+) -> None:
+    from kubernetes import client as k8s
+
+    from movekit.fixtures.install import install_crd_documents
+    from movekit.fixtures.topologies import widget_crd
+
+    src.require_sim().gc = True
+    selection = _seed(src, "cluster-alone", namespace)
+    install_crd_documents(src.api, [widget_crd()])
+    with src.client() as client:
+        res = client.resource(*CLUSTERS)
+        assert res is not None
+        cluster = client.list(res, namespace)[0]
+    owner = {"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster",
+             "name": cluster["metadata"]["name"], "uid": cluster["metadata"]["uid"]}
+    custom = k8s.CustomObjectsApi(src.api)
+    custom.create_namespaced_custom_object("example.com", "v1", namespace, "widgets", {
+        "apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": {"name": "addon", "ownerReferences": [owner]}, "spec": {}})
+
+    _assert_moved(src, dst, _move(src, dst, selection, tmp_path))
+
+    src.require_sim().wait_idle()
+    widget = custom.get_namespaced_custom_object("example.com", "v1", namespace, "widgets",
+                                                 "addon")
+    assert not widget["metadata"].get("ownerReferences")
+
+
+def test_a_shared_cluster_class_stays_in_the_source_and_reconciles_again(
+    src: Env, dst: Env, namespace: str, tmp_path: Path
+) -> None:
+    selection = _seed(src, "clusterclass-shared-select-cluster", namespace)
+
+    journal = _move(src, dst, selection, tmp_path)
+
+    bundle = _assert_moved(src, dst, journal)
+    kept = [e for e in bundle.entries if e.ref.kind == "ClusterClass"]
+    assert kept and all(e.keep_in_source for e in kept)
+    for obj in _source_left(src, bundle).values():
+        assert "cluster.x-k8s.io/paused" not in (obj["metadata"].get("annotations") or {})

@@ -10,6 +10,12 @@ Every object gets one action:
 - ``update``: present and foreign, with ``--conflict update``;
 - a foreign object under ``--conflict fail`` is a plan error.
 
+Only kinds of the move contract are imported: Secrets, ConfigMaps, Namespaces and the kinds of
+the target's CRDs labelled ``clusterctl.cluster.x-k8s.io``; any other kind (a ClusterRoleBinding,
+a Pod) is a plan error naming the object, unless ``--allow-kind`` names it. A Namespace in the
+bundle is created, if absent, with the other namespaces before the first wave (and never
+updated), so the objects inside it never race it.
+
 A plan with errors is never applied: every problem is listed at once, before any write.
 """
 
@@ -25,7 +31,8 @@ from movekit.bundle import ObjectEntry
 from movekit.refs import GroupKind, ObjectRef
 
 BUNDLE_ANNOTATION = "movekit.io/bundle"
-CORE_MOVABLE = frozenset({GroupKind("", "Secret"), GroupKind("", "ConfigMap")})
+NAMESPACE = GroupKind("", "Namespace")
+CORE_MOVABLE = frozenset({GroupKind("", "Secret"), GroupKind("", "ConfigMap"), NAMESPACE})
 CONFLICT_POLICIES = ("fail", "skip", "update")
 
 
@@ -131,10 +138,13 @@ def make_plan(
         gk = entry.ref.group_kind
         if gk not in CORE_MOVABLE and gk not in facts.movable and gk not in options.allow_kinds:
             errors.append(
-                f"{target}: kind {gk} is not one movekit imports (not a Secret, ConfigMap or the "
-                "kind of a CRD labelled clusterctl.cluster.x-k8s.io in the target); "
-                f"--allow-kind {gk} permits it"
+                f"{target}: kind {gk} is not one movekit imports (not a Secret, ConfigMap, "
+                "Namespace or the kind of a CRD labelled clusterctl.cluster.x-k8s.io in the "
+                f"target); --allow-kind {gk} permits it"
             )
+            continue
+        if gk == NAMESPACE:
+            namespaces.add(options.namespace_map.get(target.name, target.name))
             continue
         if target.namespace:
             namespaces.add(target.namespace)

@@ -9,9 +9,11 @@ the reader hold more than the limits in :mod:`movekit.bundle.layout`.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -44,10 +46,23 @@ _TAIL_KEPT = 64 * 1024  # enough to see what tarfile read past the last member
 def is_archive(path: Path) -> bool:
     """True when ``path`` is a file that starts like a zstd frame."""
     try:
-        with path.open("rb") as stream:
+        with _open_regular(path) as stream:
             return stream.read(4) == ZSTD_MAGIC
     except OSError:
         return False
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """``path`` opened for reading, or OSError unless it is a regular file. O_NONBLOCK keeps a
+    FIFO put in its place from blocking the open."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def write_archive(root: Path, files: Iterable[str], out: BinaryIO,
@@ -140,17 +155,20 @@ class _MeteredZstdReader:
         self._in_frame = not self._frame.eof
 
 
-def read_archive(path: Path) -> ArchiveTree:
+def read_archive(path: Path, keep: Callable[[bytes], bytes] | None = None) -> ArchiveTree:
     """Every member of the archive at ``path``, checked, in memory. Raises :class:`BundleDefect`.
 
     Directories and regular files only; names must stay inside the bundle and appear once; each
     file at most MAX_MEMBER_BYTES (MAX_MANIFEST_BYTES for the manifest); the whole tar stream at
     most MAX_TOTAL_BYTES; at most MAX_MEMBERS members. Nothing is written anywhere.
+
+    ``keep`` turns each file's bytes into what the tree holds (the reader compresses them, so
+    that a large bundle does not sit in memory uncompressed).
     """
-    with path.open("rb") as raw:
+    with _open_regular(path) as raw:
         reader = _MeteredZstdReader(raw)
         try:
-            return _read_members(reader)
+            return _read_members(reader, keep)
         except _Truncated:
             raise BundleDefect(ARCHIVE, "truncated: the zstd stream ends before its frame "
                                         "does") from None
@@ -176,7 +194,8 @@ def _allow(reader: _MeteredZstdReader, more: int) -> None:
     reader.budget = min(reader.handed + more + 2 * tarfile.RECORDSIZE, MAX_TOTAL_BYTES)
 
 
-def _read_members(reader: _MeteredZstdReader) -> ArchiveTree:
+def _read_members(reader: _MeteredZstdReader, keep: Callable[[bytes], bytes] | None
+                  ) -> ArchiveTree:
     tree = ArchiveTree()
     seen: set[str] = set()
     _allow(reader, _HEADER_ALLOWANCE)
@@ -212,7 +231,7 @@ def _read_members(reader: _MeteredZstdReader) -> ArchiveTree:
             data = member.read()
             if len(data) != info.size:
                 raise BundleDefect(ARCHIVE, "truncated: the tar stream ends inside a member")
-            tree.files[name] = data
+            tree.files[name] = keep(data) if keep is not None else data
         _check_end(reader, tar.offset)
     return tree
 

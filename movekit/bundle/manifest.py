@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Mapping
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -22,13 +23,17 @@ from urllib.parse import urlsplit, urlunsplit
 import jsonschema
 
 from movekit import __version__
+from movekit.bundle.fastschema import Unsupported, compile_check
 from movekit.bundle.layout import (
     FORMAT_VERSION,
     MANIFEST_FILE,
     READABLE_FORMAT_VERSIONS,
     BundleDefect,
+    DuplicateKey,
     crd_path,
     decode_text,
+    no_duplicate_keys,
+    no_json_constant,
     object_path,
 )
 from movekit.refs import ObjectRef, split_api_version
@@ -208,6 +213,7 @@ def build_manifest(
     excluded: Iterable[ExclusionFacts] = (),
     tool_version: str = __version__,
     created_at: datetime | None = None,
+    encryption: Mapping[str, Any] | None = None,
 ) -> Manifest:
     """A complete manifest in canonical order, with its digest.
 
@@ -238,6 +244,7 @@ def build_manifest(
             )
         ),
         digest="",
+        encryption=encryption,
     )
     doc = _to_json(unsorted, "")
     digest = manifest_digest(doc)
@@ -253,8 +260,29 @@ def build_manifest(
 
 def manifest_bytes(manifest: Manifest) -> bytes:
     """``manifest.json`` as written: sorted keys, two-space indent, UTF-8, final newline."""
-    text = json.dumps(manifest.to_json(), indent=2, sort_keys=True, ensure_ascii=False)
-    return (text + "\n").encode("utf-8")
+    return (_indented(manifest.to_json(), 0) + "\n").encode("utf-8")
+
+
+def _indented(value: Any, depth: int) -> str:
+    """``json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)``, byte for byte.
+
+    json's indenting encoder is pure Python and joins one list of every token of the document:
+    for 30,000 objects, hundreds of MiB. Encoding the manifest's two outer levels piece by piece
+    keeps each such list to one entry. Encoded strings escape newlines, so every newline in an
+    encoded piece is layout and takes the piece's indentation.
+    """
+    pad = "  " * depth
+    if depth < 2 and isinstance(value, dict) and value:
+        inner = pad + "  "
+        items = (f"{inner}{json.dumps(key, ensure_ascii=False)}: {_indented(value[key], depth + 1)}"
+                 for key in sorted(value))
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if depth < 2 and isinstance(value, list) and value:
+        inner = pad + "  "
+        return ("[\n" + ",\n".join(inner + _indented(item, depth + 1) for item in value)
+                + "\n" + pad + "]")
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    return text.replace("\n", "\n" + pad) if depth else text
 
 
 def manifest_digest(doc: Mapping[str, Any]) -> str:
@@ -268,8 +296,8 @@ def parse_manifest(data: bytes) -> tuple[dict[str, Any], Manifest]:
     """The manifest of an untrusted bundle, checked; raises :class:`BundleDefect`."""
     text = decode_text(data, MANIFEST_FILE)
     try:
-        doc = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
-    except _DuplicateKey as dup:
+        doc = json.loads(text, object_pairs_hook=no_duplicate_keys, parse_constant=no_json_constant)
+    except DuplicateKey as dup:
         raise BundleDefect(MANIFEST_FILE, f"duplicate key {_short(dup.key)}") from None
     except json.JSONDecodeError as err:
         raise BundleDefect(MANIFEST_FILE, f"not valid JSON at line {err.lineno}, "
@@ -278,6 +306,8 @@ def parse_manifest(data: bytes) -> tuple[dict[str, Any], Manifest]:
         raise BundleDefect(MANIFEST_FILE, f"not valid JSON ({type(err).__name__})") from None
     if not isinstance(doc, dict):
         raise BundleDefect(MANIFEST_FILE, "not a JSON object")
+    if _SURROGATE_ESCAPE.search(text):
+        _check_no_lone_surrogates(doc)
     version = doc.get("formatVersion")
     if "formatVersion" in doc and not (type(version) is int
                                        and version in READABLE_FORMAT_VERSIONS):
@@ -295,24 +325,17 @@ def parse_manifest(data: bytes) -> tuple[dict[str, Any], Manifest]:
     return doc, manifest
 
 
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
+# JSON can spell half of a UTF-16 surrogate pair (\ud800), which is no Unicode character:
+# such a string cannot be hashed into the digest, written to a file or sent to an API server.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Two readers that pick different copies of a duplicated key would see different bundles.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(key)
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+def _check_no_lone_surrogates(doc: Any) -> None:
+    try:
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BundleDefect(MANIFEST_FILE, "a string holds an unpaired surrogate escape "
+                                          "(\\ud800-\\udfff); not valid Unicode") from None
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -346,14 +369,35 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
+
+
 def _json_path(path: Iterable[Any]) -> str:
+    """``objects[3].owners[0].uid``; a key that is no plain word (a label key, say, chosen by
+    whoever wrote the manifest) is quoted, so no control character reaches a terminal."""
     rendered = ""
     for part in path:
-        rendered += f"[{part}]" if isinstance(part, int) else (f".{part}" if rendered else part)
+        if isinstance(part, int):
+            rendered += f"[{part}]"
+        elif _PLAIN_KEY.match(str(part)):
+            rendered += f".{part}" if rendered else str(part)
+        else:
+            rendered += f"[{_short(str(part))}]".encode("ascii", "backslashreplace").decode()
     return rendered or "(top level)"
 
 
+@cache
+def _fast_check() -> Callable[[Any], bool]:
+    schema = json.loads(_schema_text())
+    try:
+        return compile_check(_inline_refs(schema, schema.get("$defs", {})))
+    except Unsupported:
+        return lambda _doc: False  # the schema grew a keyword the fast check lacks: ask jsonschema
+
+
 def validate_schema(doc: Mapping[str, Any]) -> None:
+    if _fast_check()(doc):
+        return  # valid; only a rejection needs jsonschema, to find and word the error
     # best_match ranks the first errors found; a hostile manifest may have millions of them.
     error = jsonschema.exceptions.best_match(islice(_validator().iter_errors(doc), 50))
     if error is not None:

@@ -6,9 +6,12 @@ schema, consistency, digest), that the files present are exactly the files liste
 file's checksum, YAML and identity against its entry. The first problem found is raised as
 ``InvalidBundle("<bundle>: <member or field>: <problem>")``.
 
-Reading writes nothing. The verified bytes are kept in memory (bounded by the limits in
-:mod:`movekit.bundle.layout`; a management cluster's worth of objects is tens of MiB) so that
-what was verified is exactly what :meth:`Bundle.load` returns, even if the files change later.
+Reading writes nothing. What was verified is kept in memory, so that it is exactly what
+:meth:`Bundle.load` returns even if the files change later: each object as it was parsed, as
+zstd-compressed JSON. That is about a third of the files' size (a 1,000-cluster bundle of
+200 MiB stays under 90 MiB in memory), and decoding JSON is far cheaper than parsing the YAML
+again. The rare object with a key that is not a string (which JSON cannot carry) keeps its
+verified YAML bytes instead.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,7 +33,7 @@ from movekit.bundle.layout import (
     MIB,
     BundleDefect,
     load_checked_yaml,
-    load_yaml,
+    load_yaml_object,
     member_name,
     parent_dirs,
 )
@@ -47,6 +50,7 @@ from movekit.bundle.manifest import (
     parse_manifest,
 )
 from movekit.errors import InvalidBundle
+from movekit.packed import pack, pack_bytes, unpack, unpack_bytes
 from movekit.refs import ObjectRef
 
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
@@ -56,7 +60,7 @@ class Bundle:
     """A verified bundle. ``manifest`` is the schema-valid manifest.json as read."""
 
     def __init__(self, path: Path, manifest: dict[str, Any], parsed: Manifest,
-                 files: Mapping[str, bytes]) -> None:
+                 files: Mapping[str, _Verified]) -> None:
         self.path = path
         self.manifest = manifest
         self.parsed_manifest = parsed
@@ -64,6 +68,7 @@ class Bundle:
         self._files = dict(files)
         self._by_ref = {entry.ref: entry for entry in self.entries}
         self._object_files = {entry.file for entry in self.entries}
+        self._unseal: Callable[[ObjectEntry, dict[str, Any]], dict[str, Any]] | None = None
 
     @property
     def digest(self) -> str:
@@ -108,11 +113,32 @@ class Bundle:
         """The object of ``entry``, parsed afresh (the caller may change it)."""
         if entry.file not in self._object_files:
             raise KeyError(f"{entry.ref} is not an object of the bundle {self.path}")
-        return load_checked_yaml(self._files[entry.file])
+        obj = self._files[entry.file].load()
+        return obj if self._unseal is None else self._unseal(entry, obj)
+
+    def unseal_with(self, unseal: Callable[[ObjectEntry, dict[str, Any]], dict[str, Any]]) -> None:
+        """Have :meth:`load` pass every object through ``unseal``: how an importer that holds
+        the keys sees Secrets decrypted (:func:`movekit.bundle.encryption.unlock`)."""
+        self._unseal = unseal
 
     def crds(self) -> list[dict[str, Any]]:
         """The bundle's CustomResourceDefinitions, by name."""
-        return [load_checked_yaml(self._files[crd.file]) for crd in self.crd_entries]
+        return [self._files[crd.file].load() for crd in self.crd_entries]
+
+
+class _Verified:
+    """One verified file, held compactly; :meth:`load` returns a fresh copy of its object."""
+
+    __slots__ = ("_data", "_json")
+
+    def __init__(self, obj: dict[str, Any], string_keys: bool, data: bytes) -> None:
+        self._json = string_keys
+        self._data = pack(obj) if string_keys else pack_bytes(data)
+
+    def load(self) -> dict[str, Any]:
+        if self._json:
+            return unpack(self._data)
+        return load_checked_yaml(unpack_bytes(self._data))
 
 
 def read_bundle(path: Path | str) -> Bundle:
@@ -120,13 +146,16 @@ def read_bundle(path: Path | str) -> Bundle:
     path = Path(path)
     try:
         members: _Members
-        if path.is_dir():
-            members = _DirectoryMembers(path)
-        elif is_archive(path):
+        try:
+            mode = path.stat().st_mode  # the path the user named may be a link to the bundle
+        except FileNotFoundError:
+            raise InvalidBundle(f"{path}: no such file or directory") from None
+        if stat.S_ISDIR(mode):
+            members = DirectoryMembers(path)
+        elif stat.S_ISREG(mode) and is_archive(path):
             members = _ArchiveMembers(path)
-        elif not path.exists():
-            raise InvalidBundle(f"{path}: no such file or directory")
         else:
+            # Never opened unless regular: opening a FIFO or a tape device would block.
             raise InvalidBundle(f"{path}: neither a bundle directory nor a .tar.zst archive")
         doc, manifest, files = _verify(members)
     except BundleDefect as defect:
@@ -152,16 +181,18 @@ class _Members(Protocol):
 
 class _ArchiveMembers:
     def __init__(self, path: Path) -> None:
-        tree = read_archive(path)
+        # A stream cannot be read twice, and the manifest is not its first member: the files
+        # wait, compressed, until the manifest says what to expect of them.
+        tree = read_archive(path, keep=pack_bytes)
         self._data = tree.files
         self.files = set(tree.files)
         self.dirs = tree.dirs
 
     def read(self, name: str, limit: int) -> bytes:
-        return self._data[name]  # read_archive enforced the limits already
+        return unpack_bytes(self._data[name])  # read_archive enforced the limits already
 
 
-class _DirectoryMembers:
+class DirectoryMembers:
     """A bundle directory, walked without following links; files are opened beneath the root
     one component at a time with O_NOFOLLOW, so a link swapped in later is refused too."""
 
@@ -236,7 +267,7 @@ def _first(names: set[str]) -> str:
     return ordered[0] + more
 
 
-def _verify(members: _Members) -> tuple[dict[str, Any], Manifest, dict[str, bytes]]:
+def _verify(members: _Members) -> tuple[dict[str, Any], Manifest, dict[str, _Verified]]:
     if MANIFEST_FILE not in members.files:
         raise BundleDefect(MANIFEST_FILE, "missing; this is not a movekit bundle")
     doc, manifest = parse_manifest(members.read(MANIFEST_FILE, MAX_MANIFEST_BYTES))
@@ -252,18 +283,18 @@ def _verify(members: _Members) -> tuple[dict[str, Any], Manifest, dict[str, byte
     if extra_dirs:
         raise BundleDefect(_first(extra_dirs), "directory not used by any file in the manifest")
 
-    files: dict[str, bytes] = {}
+    files: dict[str, _Verified] = {}
     for entry in manifest.objects:
         data = _checked_bytes(members, entry.file, entry.sha256)
-        obj = load_yaml(data, entry.file)
+        obj, string_keys = load_yaml_object(data, entry.file)
         _check_identity(obj, entry.file, entry.api_version, entry.ref)
-        files[entry.file] = data
+        files[entry.file] = _Verified(obj, string_keys, data)
     for crd in manifest.crds:
         data = _checked_bytes(members, crd.file, crd.sha256)
-        obj = load_yaml(data, crd.file)
+        obj, string_keys = load_yaml_object(data, crd.file)
         _check_identity(obj, crd.file, CRD_API_VERSION,
                         ObjectRef("apiextensions.k8s.io", "CustomResourceDefinition", "", crd.name))
-        files[crd.file] = data
+        files[crd.file] = _Verified(obj, string_keys, data)
     return doc, manifest, files
 
 

@@ -211,14 +211,19 @@ class BundleWriter:
         excluded: Iterable[ExclusionFacts] = (),
         tool_version: str = __version__,
         created_at: datetime | None = None,
+        encryption: Mapping[str, Any] | None = None,
     ) -> Manifest:
-        """Write the manifest, publish the bundle at the target, and return the manifest."""
+        """Write the manifest, publish the bundle at the target, and return the manifest.
+
+        ``encryption`` is the record of how Secret values were encrypted (see
+        :mod:`movekit.bundle.encryption`), or None for a bundle in plain text."""
         self._check_open()
         try:
             manifest = build_manifest(
                 objects=self._entries.values(), crds=self._crds.values(), source=source,
                 selection=selection, kinds=kinds, providers=providers, namespaces=namespaces,
                 excluded=excluded, tool_version=tool_version, created_at=created_at,
+                encryption=encryption,
             )
             self._write(MANIFEST_FILE, manifest_bytes(manifest), MANIFEST_FILE)
             if self.archive:

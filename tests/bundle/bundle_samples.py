@@ -243,3 +243,41 @@ def special_member(name: str, kind: bytes, target: str = "") -> tarfile.TarInfo:
     info.type = kind
     info.linkname = target
     return info
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
+    """Every path under ``root``, links not followed, with its mode, size and modification
+    time: equal snapshots before and after a read mean it wrote nothing there."""
+    seen = {}
+    for directory, dirs, files in os.walk(root):
+        for name in dirs + files:
+            info = os.lstat(os.path.join(directory, name))
+            seen[os.path.relpath(os.path.join(directory, name), root)] = (
+                info.st_mode, info.st_size, info.st_mtime_ns)
+    return seen
+
+
+# What only a directory can hold: each changes the sample bundle directory ``bundle``, using
+# ``outside`` (a path beside it) where a link needs somewhere to point.
+
+def make_symlink(bundle: Path, outside: Path) -> None:
+    outside.write_bytes((bundle / SECRET_FILE).read_bytes())
+    (bundle / SECRET_FILE).unlink()
+    (bundle / SECRET_FILE).symlink_to(outside)
+
+
+def make_dir_symlink(bundle: Path, outside: Path) -> None:
+    (bundle / "objects/core").rename(outside)
+    (bundle / "objects/core").symlink_to(outside)
+
+
+def make_hardlink(bundle: Path, outside: Path) -> None:
+    os.link(bundle / SECRET_FILE, outside)
+
+
+def make_fifo(bundle: Path, outside: Path) -> None:
+    os.mkfifo(bundle / "objects/core/Secret/prod/pipe.yaml")
+
+
+def make_bad_name(bundle: Path, outside: Path) -> None:
+    (Path(os.fsdecode(bytes(bundle) + b"/objects/\xff.yaml"))).write_bytes(b"x")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -18,23 +17,13 @@ from tests.bundle.bundle_samples import (
     file_member,
     members_of,
     raw_archive,
+    snapshot,
     special_member,
     tar_bytes,
     write_sample,
 )
 
 Members = list[tuple[tarfile.TarInfo, bytes | None]]
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
-    """Every path under ``root`` with its mode, size and modification time."""
-    seen = {}
-    for directory, dirs, files in os.walk(root):
-        for name in dirs + files:
-            info = os.lstat(os.path.join(directory, name))
-            seen[os.path.relpath(os.path.join(directory, name), root)] = (
-                info.st_mode, info.st_size, info.st_mtime_ns)
-    return seen
 
 
 def with_extra(*extra: tuple[tarfile.TarInfo, bytes | None]) -> Callable[[Members], Members]:

@@ -166,6 +166,8 @@ def test_member_names_in_normal_form_are_accepted(raw: str, name: str) -> None:
     ("C:x.yaml", "absolute path"),
     ("bad\udcffname", "not valid UTF-8"),
     ("x" * 2000, "too long"),
+    ("objects/x\x1b[2J\nerror: ok.yaml", "control or non-printable"),
+    ("objects/x\u2028.yaml", "control or non-printable"),
 ])
 def test_member_names_that_could_leave_the_bundle_are_refused(raw: str, message: str) -> None:
     with pytest.raises(BundleDefect, match=message):

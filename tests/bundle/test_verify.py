@@ -6,7 +6,6 @@ are kept consistent unless the case is about them), then read as a directory and
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,11 @@ from tests.bundle.bundle_samples import (
     SECRET_DATA,
     SECRET_FILE,
     SECRET_VALUE,
+    make_bad_name,
+    make_dir_symlink,
+    make_fifo,
+    make_hardlink,
+    make_symlink,
     pack,
     tamper,
     write_sample,
@@ -91,7 +95,7 @@ CASES = [
          manifest=lambda d: d["objects"][0].update(name="../../etc")),
     Case("credentials-in-source", "manifest.json source.server", "does not match",
          manifest=lambda d: d["source"].update(server="https://admin:pw@api:6443")),
-    Case("encrypted-bundle", "manifest.json encryption", "is not of type 'null'",
+    Case("unknown-encryption", "manifest.json encryption", "is not valid under any of the given",
          manifest=lambda d: d.update(encryption={"age": ["age1..."]})),
     Case("unknown-exclusion-reason", r"manifest.json excluded\[0\].reason", "is not one of",
          manifest=lambda d: d["excluded"][0].update(reason="whatever")),
@@ -206,29 +210,6 @@ def test_tampering_with_nothing_keeps_a_bundle_valid(tmp_path: Path) -> None:
 
 
 # What only a directory can hold.
-
-def make_symlink(bundle: Path, outside: Path) -> None:
-    outside.write_bytes((bundle / SECRET_FILE).read_bytes())
-    (bundle / SECRET_FILE).unlink()
-    (bundle / SECRET_FILE).symlink_to(outside)
-
-
-def make_dir_symlink(bundle: Path, outside: Path) -> None:
-    (bundle / "objects/core").rename(outside)
-    (bundle / "objects/core").symlink_to(outside)
-
-
-def make_hardlink(bundle: Path, outside: Path) -> None:
-    os.link(bundle / SECRET_FILE, outside)
-
-
-def make_fifo(bundle: Path, outside: Path) -> None:
-    os.mkfifo(bundle / "objects/core/Secret/prod/pipe.yaml")
-
-
-def make_bad_name(bundle: Path, outside: Path) -> None:
-    (Path(os.fsdecode(bytes(bundle) + b"/objects/\xff.yaml"))).write_bytes(b"x")
-
 
 def make_empty_dir(bundle: Path, outside: Path) -> None:
     (bundle / "objects/core/Pod").mkdir()

@@ -6,7 +6,8 @@ Order matters and is the point of this module:
 2. refuse unprovisioned Clusters and Machines, all of them listed at once (unless forced);
 3. pause the selected Clusters and ClusterClasses and wait for block-move to clear;
 4. read again — this is the copy that travels, taken while nothing reconciles;
-5. write the bundle, storing every object as it was before movekit paused it;
+5. write the bundle, storing every object as it was before movekit paused it (or, in
+   clusterctl's layout, every object as read, paused, as ``clusterctl move --to-directory`` does);
 6. restore the pause state exactly (unless the user asked to leave the source paused).
 """
 
@@ -26,6 +27,8 @@ from movekit.bundle import (
     ProviderEntry,
     Source,
 )
+from movekit.bundle.clusterctl import write_clusterctl_directory
+from movekit.bundle.encryption import SecretSealer, sealer_for
 from movekit.discovery import Discovery, discover, read_namespaces
 from movekit.errors import PrecheckFailed, UsageError
 from movekit.graph import Exclusion, Graph, Node, Selection, build
@@ -35,15 +38,17 @@ from movekit.pause import (
     CLUSTER,
     Pausable,
     is_pausable,
+    pause_denials,
     set_paused,
     unpaused_copy,
     wait_block_move,
 )
 from movekit.precheck import provisioning_problems
+from movekit.progress import Advance, ProgressLike, Reporter, reporter_of
 from movekit.refs import GroupKind, ObjectRef
 from movekit.sanitize import sanitize, sanitize_crd
 
-Progress = Callable[[str], None]
+LAYOUTS = ("bundle", "clusterctl")
 
 
 @dataclass(frozen=True)
@@ -56,8 +61,13 @@ class ExportOptions:
     pause: bool = True
     leave_paused: bool = False
     block_move_timeout: float = 300.0
+    # "bundle", or "clusterctl": the directory clusterctl move --to-directory writes.
+    layout: str = "bundle"
     # Clusters and ClusterClasses an interrupted move paused: they count as unpaused.
     paused_by_movekit: frozenset[ObjectRef] = frozenset()
+    # age X25519 recipients (age1...) and/or a passphrase file: Secret values are encrypted.
+    encrypt_to: tuple[str, ...] = ()
+    passphrase_file: Path | None = None
 
 
 @dataclass
@@ -77,25 +87,38 @@ class ExportResult:
 
 
 def export_bundle(
-    client: KubeClient, options: ExportOptions, progress: Progress | None = None
+    client: KubeClient, options: ExportOptions, progress: ProgressLike | None = None
 ) -> ExportResult:
     """Export the selection from ``client``'s cluster; see the module docstring for the order."""
-    say = progress or (lambda _msg: None)
+    report = reporter_of(progress)
+    say = report.step
     if options.target is None and not options.dry_run:
         raise UsageError("export needs --to-directory or --to-archive")
+    if options.layout not in LAYOUTS:
+        raise UsageError(f"unknown layout {options.layout!r}; one of {', '.join(LAYOUTS)}")
+    if options.layout == "clusterctl" and options.archive:
+        raise UsageError("clusterctl's layout is a directory: use --to-directory")
+    sealer = sealer_for(options.encrypt_to, options.passphrase_file)
+    if sealer is not None and options.layout == "clusterctl":
+        raise UsageError("clusterctl's layout has no encryption: drop --encrypt-to and "
+                         "--passphrase-file, or write a movekit bundle")
     say("discovering kinds and objects")
     first = discover(client, options.selection)
+    report.detail(f"read {len(first.objects)} objects of {len(first.kinds)} kinds "
+                  f"in {sum(client.requests.values())} requests")
     graph = _build_checked(first, options.selection)
     warnings = _precheck(graph, first, options.force)
     to_pause = [ref for ref in graph.moved if is_pausable(ref)
                 and (not graph.nodes[ref].paused or ref in options.paused_by_movekit)]
     result = ExportResult(graph=graph, discovery=first, selection=options.selection,
                           to_pause=to_pause, warnings=warnings)
+    pausables = [Pausable(ref, first.resources[ref.group_kind]) for ref in to_pause]
+    if options.pause:
+        _check_can_pause(client, pausables)
     if options.dry_run:
         return result
     assert options.target is not None
 
-    pausables = [Pausable(ref, first.resources[ref.group_kind]) for ref in to_pause]
     paused_here = options.pause and bool(pausables)
     before = _objects_by_ref(first.objects)
     succeeded = False
@@ -106,15 +129,26 @@ def export_bundle(
         blocked = {ref: first.resources[ref.group_kind] for ref in graph.moved
                    if BLOCK_MOVE_ANNOTATION in _annotations(before[ref])}
         if blocked:
-            say(f"waiting for {BLOCK_MOVE_ANNOTATION} to clear on {len(blocked)} object(s)")
-            wait_block_move(client, blocked, options.block_move_timeout)
+            with report.task(f"waiting for {BLOCK_MOVE_ANNOTATION} to clear",
+                             len(blocked)) as advance:
+                wait_block_move(client, blocked, options.block_move_timeout,
+                                on_progress=_advancer(advance))
         say("reading a consistent copy")
-        second = discover(client, options.selection) if paused_here or blocked else first
+        if paused_here or blocked:
+            # The first read is superseded: let it go before the second arrives.
+            del before
+            first.forget_objects()
+            second = discover(client, options.selection)
+        else:
+            second = first
         final = _build_checked(second, options.selection) if second is not first else graph
-        say(f"writing {len(final.moved)} objects to {options.target}")
-        namespaces = read_namespaces(client, {ref.namespace for ref in final.moved
-                                              if ref.namespace})
-        result.manifest = _write(final, second, options, set(to_pause), namespaces)
+        if options.layout == "clusterctl":
+            write_clusterctl_directory(options.target, (second.full(ref) for ref in final.moved))
+        else:
+            namespaces = read_namespaces(client, {ref.namespace for ref in final.moved
+                                                  if ref.namespace})
+            result.manifest = _write(final, second, options, set(to_pause), namespaces, report,
+                                     sealer)
         result.graph, result.discovery = final, second
         succeeded = True
     finally:
@@ -145,6 +179,17 @@ def _build_checked(found: Discovery, selection: Selection) -> Graph:
     return graph
 
 
+def _check_can_pause(client: KubeClient, pausables: list[Pausable]) -> None:
+    """Refuse read-only credentials before anything is paused or written, naming what is missing."""
+    denials = pause_denials(client, pausables)
+    if denials:
+        lines = "\n".join(f"  - {d}" for d in denials)
+        raise PrecheckFailed(
+            "these credentials may not pause the source (export with --no-pause to read "
+            f"without pausing, or grant patch on what is listed):\n{lines}"
+        )
+
+
 def _precheck(graph: Graph, found: Discovery, force: bool) -> list[str]:
     by_ref = _objects_by_ref(found.objects)
     problems = provisioning_problems(by_ref[ref] for ref in graph.moved)
@@ -163,18 +208,27 @@ def _write(
     options: ExportOptions,
     paused_by_us: set[ObjectRef],
     namespaces: list[NamespaceEntry],
+    report: Reporter,
+    sealer: SecretSealer | None = None,
 ) -> Manifest:
     assert options.target is not None
-    live = _objects_by_ref(found.objects)
     kinds_used: set[GroupKind] = set()
-    with BundleWriter(options.target, archive=options.archive) as writer:
+    with BundleWriter(options.target, archive=options.archive) as writer, \
+            report.task(f"writing {options.target}", len(graph.moved)) as advance:
         for ref in graph.moved:
             node = graph.nodes[ref]
-            obj = live[ref]
+            obj = found.full(ref)
             if ref in paused_by_us:
                 obj = unpaused_copy(obj)
             kinds_used.add(ref.group_kind)
-            writer.add_object(entry_for(node, ref in paused_by_us), sanitize(obj))
+            try:
+                stored = sanitize(obj)
+                writer.add_object(entry_for(node, ref in paused_by_us),
+                                  sealer.seal(stored) if sealer is not None else stored)
+            except ValueError as error:
+                # Too large or not representable: refuse the export, leave no partial bundle.
+                raise PrecheckFailed(f"{ref} cannot be written to a bundle: {error}") from error
+            advance()
         for gk in sorted(kinds_used):
             if gk in found.crds:
                 writer.add_crd(sanitize_crd(found.crds[gk]))
@@ -186,6 +240,7 @@ def _write(
                        for p in found.providers],
             namespaces=namespaces,
             excluded=[e for e in graph.excluded if in_scope(e.ref, options.selection)],
+            encryption=sealer.manifest_record() if sealer is not None else None,
         )
     return manifest
 
@@ -206,6 +261,19 @@ def entry_for(node: Node, paused_by_us: bool = False) -> ObjectEntry:
         keep_in_source=node.keep_in_source,
         was_paused=was_paused,
     )
+
+
+def _advancer(advance: Advance) -> Callable[[int, int], None]:
+    """Turn (done, total) reports into increments of a progress task."""
+    shown = 0
+
+    def update(done: int, _total: int) -> None:
+        nonlocal shown
+        if done > shown:
+            advance(done - shown)
+            shown = done
+
+    return update
 
 
 def in_scope(ref: ObjectRef, selection: Selection) -> bool:

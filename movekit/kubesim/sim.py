@@ -12,6 +12,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -201,10 +202,17 @@ class KubeSim:
         return self.api.request_log
 
     def request_count(self, verb: str | None = None, write: bool | None = None) -> int:
+        """Requests of ``verb``; with ``write``, only those that could (or could not) change
+        something: a server-side dry run of a write verb persists nothing and is no write."""
         return sum(1 for r in list(self.api.request_log)
                    if (verb is None or r.verb == verb)
-                   and (write is None or (r.verb in WRITE_VERBS) == write))
+                   and (write is None or _is_write(r) == write))
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Wait until the built-in controllers (CRDs, namespaces, GC) have caught up."""
         return self.lifecycle.wait_idle(timeout)
+
+
+def _is_write(record: RequestRecord) -> bool:
+    dry_run = "All" in urllib.parse.parse_qs(record.query).get("dryRun", [])
+    return record.verb in WRITE_VERBS and not dry_run

@@ -6,6 +6,7 @@ errors; every problem the plan finds is reported at once.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -14,11 +15,15 @@ from typing import Any
 
 from movekit.apply import ApplyOptions, Outcome, apply_plan
 from movekit.bundle import Bundle, ObjectEntry, read_bundle
-from movekit.discovery import CLUSTERCTL_LABEL, CRD_API_VERSION, kind_info
+from movekit.bundle.clusterctl import is_clusterctl_directory, read_clusterctl_directory
+from movekit.bundle.encryption import SecretKeys, unlock
+from movekit.clusterctl_import import bundle_from_clusterctl_objects
+from movekit.discovery import CLUSTERCTL_LABEL, CRD_API_VERSION, discover_kinds, kind_info
 from movekit.errors import InvalidBundle, PrecheckFailed
 from movekit.kube import ApiResource, KubeClient
 from movekit.plan import (
     BUNDLE_ANNOTATION,
+    NAMESPACE,
     Existing,
     Plan,
     PlanOptions,
@@ -40,6 +45,7 @@ class ImportOptions:
     apply: ApplyOptions = field(default_factory=ApplyOptions)
     dry_run: bool = False
     expect_digest: str | None = None
+    keys: SecretKeys = field(default_factory=SecretKeys)  # for a bundle with encrypted Secrets
 
 
 @dataclass
@@ -81,6 +87,9 @@ def import_bundle(
     say = progress or (lambda _msg: None)
     say(f"verifying {path}")
     bundle = load_verified(path, options.expect_digest)
+    if bundle.parsed_manifest.encryption:
+        say("decrypting Secrets")
+        unlock(bundle, options.keys)  # every one, before the target is read or written
     say(f"planning against {client.server}")
     plan = plan_import(client, bundle, options.plan)
     result = ImportResult(bundle=bundle, plan=plan)
@@ -90,11 +99,45 @@ def import_bundle(
                              f"written:\n{lines}")
     if options.dry_run:
         return result
-    namespaces = {
-        options.plan.namespace_map.get(str(ns["name"]), str(ns["name"])): ns
+    namespaces = namespace_facts(bundle, options.plan.namespace_map)
+    result.outcome = apply_plan(client, bundle, plan, options.apply, namespaces, say)
+    return result
+
+
+def namespace_facts(bundle: Bundle, namespace_map: Mapping[str, str]) -> dict[str, Any]:
+    """Labels and annotations of each namespace to create, by target name: from the manifest,
+    else from a Namespace object the bundle carries."""
+    facts: dict[str, Any] = {
+        namespace_map.get(str(ns["name"]), str(ns["name"])): ns
         for ns in bundle.manifest.get("namespaces") or []
     }
-    result.outcome = apply_plan(client, bundle, plan, options.apply, namespaces, say)
+    for entry in bundle.entries:
+        name = namespace_map.get(entry.ref.name, entry.ref.name)
+        if entry.ref.group_kind == NAMESPACE and name not in facts:
+            meta = bundle.load(entry).get("metadata") or {}
+            facts[name] = {"labels": meta.get("labels") or {},
+                           "annotations": meta.get("annotations") or {}}
+    return facts
+
+
+def import_from_path(
+    client: KubeClient, path: Path, options: ImportOptions, progress: Progress | None = None
+) -> ImportResult:
+    """Import a bundle, or a directory ``clusterctl move --to-directory`` wrote (told apart by
+    its file names); the latter becomes a bundle first, with the kinds the target serves."""
+    if not is_clusterctl_directory(path):
+        return import_bundle(client, path, options, progress)
+    say = progress or (lambda _msg: None)
+    say(f"reading {path} as written by clusterctl move --to-directory")
+    # Read and checked before the first request: a hostile directory never reaches the target.
+    objects = read_clusterctl_directory(path)
+    say(f"reading the kinds {client.server} serves")
+    kinds = discover_kinds(client).kinds
+    with tempfile.TemporaryDirectory(prefix="movekit-clusterctl-") as work:
+        bundle = bundle_from_clusterctl_objects(objects, kinds, Path(work), origin=path)
+        result = import_bundle(client, bundle, options, say)
+    result.plan.warnings.extend(f"{e.ref}: not imported ({e.reason}): {e.detail}"
+                                for e in result.bundle.excluded)
     return result
 
 

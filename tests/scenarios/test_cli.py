@@ -118,3 +118,22 @@ def test_a_denied_import_exits_7_and_a_rerun_resumes(
     sim.controls.admission(None)
     rerun = movekit("import", "--kubeconfig", dst.kubeconfig, "--from-directory", tmp_path / "b")
     assert rerun.returncode == 0, rerun.stderr
+
+
+def test_shell_completion_completes_commands_and_flags() -> None:
+    import os
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "_MOVEKIT_COMPLETE": "complete_bash", "COMP_WORDS": words,
+               "COMP_CWORD": str(len(words.split()) - 1)}
+        # Completion is keyed on the program's name: the installed script, as a shell runs it.
+        script = Path(sys.executable).with_name("movekit")
+        done = subprocess.run([str(script)], env=env, capture_output=True,
+                              text=True, timeout=60, check=False)
+        return done.stdout.split()
+
+    assert complete("movekit ex") == ["export"]
+    assert set(complete("movekit export --to")) == {"--to-directory", "--to-archive"}
+    shown = subprocess.run([str(Path(sys.executable).with_name("movekit")), "--show-completion",
+                            "bash"], capture_output=True, text=True, timeout=60, check=False)
+    assert shown.returncode == 0 and "_movekit_completion" in shown.stdout

@@ -7,7 +7,7 @@ errors; every problem the plan finds is reported at once.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +32,10 @@ from movekit.plan import (
     make_plan,
     remap_ref,
 )
+from movekit.progress import ProgressLike, reporter_of
 from movekit.refs import GroupKind, ObjectRef
 from movekit.remap import knows_references
 
-Progress = Callable[[str], None]
 _LIST_WORKERS = 8
 
 
@@ -82,9 +82,9 @@ def plan_import(client: KubeClient, bundle: Bundle, options: PlanOptions) -> Pla
 
 
 def import_bundle(
-    client: KubeClient, path: Path, options: ImportOptions, progress: Progress | None = None
+    client: KubeClient, path: Path, options: ImportOptions, progress: ProgressLike | None = None
 ) -> ImportResult:
-    say = progress or (lambda _msg: None)
+    say = reporter_of(progress)
     say(f"verifying {path}")
     bundle = load_verified(path, options.expect_digest)
     if bundle.parsed_manifest.encryption:
@@ -121,13 +121,13 @@ def namespace_facts(bundle: Bundle, namespace_map: Mapping[str, str]) -> dict[st
 
 
 def import_from_path(
-    client: KubeClient, path: Path, options: ImportOptions, progress: Progress | None = None
+    client: KubeClient, path: Path, options: ImportOptions, progress: ProgressLike | None = None
 ) -> ImportResult:
     """Import a bundle, or a directory ``clusterctl move --to-directory`` wrote (told apart by
     its file names); the latter becomes a bundle first, with the kinds the target serves."""
     if not is_clusterctl_directory(path):
         return import_bundle(client, path, options, progress)
-    say = progress or (lambda _msg: None)
+    say = reporter_of(progress)
     say(f"reading {path} as written by clusterctl move --to-directory")
     # Read and checked before the first request: a hostile directory never reaches the target.
     objects = read_clusterctl_directory(path)

@@ -46,10 +46,9 @@ from movekit.journal import (
 from movekit.kube import ApiResource, KubeApiError, KubeClient
 from movekit.pause import Pausable, is_pausable, set_paused
 from movekit.plan import BUNDLE_ANNOTATION, Action, PlanOptions, Provider, make_plan
-from movekit.progress import ProgressLike, reporter_of
+from movekit.progress import ProgressLike, Reporter, reporter_of
 from movekit.refs import ObjectRef
 
-Progress = ProgressLike
 DELETE_FOR_MOVE_ANNOTATION = "clusterctl.cluster.x-k8s.io/delete-for-move"
 _WORKERS = 16
 
@@ -92,10 +91,10 @@ def move(
     target: KubeClient,
     options: MoveOptions,
     access: tuple[ClusterAccess, ClusterAccess],
-    progress: Progress | None = None,
+    progress: ProgressLike | None = None,
 ) -> MoveResult:
     """Move the selection from ``source`` to ``target``; see the module docstring."""
-    say = progress or (lambda _msg: None)
+    say = reporter_of(progress)
     say("checking the source")
     preview = export_bundle(source, ExportOptions(
         selection=options.selection, target=None, dry_run=True, force=options.force))
@@ -119,10 +118,10 @@ def move(
 
 def resume(
     journal: Journal, source: KubeClient, target: KubeClient, options: MoveOptions,
-    progress: Progress | None = None,
+    progress: ProgressLike | None = None,
 ) -> RetireResult | None:
     """Continue an interrupted move from the phase its journal reached."""
-    say = progress or (lambda _msg: None)
+    say = reporter_of(progress)
     if journal.phase in (DONE, ROLLED_BACK):
         say(f"nothing to do: the move is {journal.phase}")
         return None
@@ -131,10 +130,10 @@ def resume(
 
 
 def rollback(
-    journal: Journal, source: KubeClient, target: KubeClient, progress: Progress | None = None
+    journal: Journal, source: KubeClient, target: KubeClient, progress: ProgressLike | None = None
 ) -> None:
     """Undo a move that has not started retiring the source."""
-    say = progress or (lambda _msg: None)
+    say = reporter_of(progress)
     if journal.phase == ROLLED_BACK:
         raise UsageError(f"{journal.path}: this move was already rolled back")
     if journal.phase not in ROLLBACK_POSSIBLE:
@@ -156,7 +155,7 @@ def _drive(
     source: KubeClient,
     target: KubeClient,
     options: MoveOptions,
-    say: Progress,
+    say: Reporter,
     to_pause: list[ObjectRef] | None,
 ) -> RetireResult | None:
     selection = Selection(namespace=journal.selection["namespace"],
@@ -236,7 +235,7 @@ def _verify_target(target: KubeClient, bundle_dir: Path, journal: Journal) -> No
 def retire(
     source: KubeClient,
     entries: Sequence[ObjectEntry],
-    progress: Progress | None = None,
+    progress: ProgressLike | None = None,
     on_wave: Callable[[list[str]], None] | None = None,
 ) -> RetireResult:
     """Delete the bundle's objects from the source, dependents first, by UID.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +22,6 @@ from movekit.importer import ImportResult
 from movekit.journal import Journal
 from movekit.move import RetireResult
 from movekit.refs import ObjectRef
-
-Say = Callable[[str], None]
 
 
 def _kind_counts(refs: Iterable[ObjectRef]) -> Table:

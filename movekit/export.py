@@ -103,7 +103,10 @@ def export_bundle(
         raise UsageError("clusterctl's layout has no encryption: drop --encrypt-to and "
                          "--passphrase-file, or write a movekit bundle")
     say("discovering kinds and objects")
-    first = discover(client, options.selection)
+    # Only the read that is written needs whole objects: with pausing (or a dry run) that is
+    # not this one.
+    first = discover(client, options.selection,
+                     whole=not options.pause and not options.dry_run)
     report.detail(f"read {len(first.objects)} objects of {len(first.kinds)} kinds "
                   f"in {sum(client.requests.values())} requests")
     graph = _build_checked(first, options.selection)
@@ -134,7 +137,7 @@ def export_bundle(
                 wait_block_move(client, blocked, options.block_move_timeout,
                                 on_progress=_advancer(advance))
         say("reading a consistent copy")
-        if paused_here or blocked:
+        if paused_here or blocked or not first.whole:
             # The first read is superseded: let it go before the second arrives.
             del before
             first.forget_objects()

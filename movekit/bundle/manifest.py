@@ -7,6 +7,7 @@ exclusions) directly, and two exports of the same source state have the same dig
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -260,7 +261,18 @@ def build_manifest(
 
 def manifest_bytes(manifest: Manifest) -> bytes:
     """``manifest.json`` as written: sorted keys, two-space indent, UTF-8, final newline."""
-    return (_indented(manifest.to_json(), 0) + "\n").encode("utf-8")
+    # The object entries, nearly all of the manifest, are turned into JSON one at a time rather
+    # than all at once beside the entries they come from.
+    head = _to_json(dataclasses.replace(manifest, objects=()), manifest.digest)
+    members = []
+    for key in sorted(head):
+        if key == "objects" and manifest.objects:
+            text = "[\n" + ",\n".join("    " + _indented(_object_json(entry), 2)
+                                      for entry in manifest.objects) + "\n  ]"
+        else:
+            text = _indented(head[key], 1)
+        members.append(f"  {json.dumps(key, ensure_ascii=False)}: {text}")
+    return ("{\n" + ",\n".join(members) + "\n}\n").encode("utf-8")
 
 
 def _indented(value: Any, depth: int) -> str:

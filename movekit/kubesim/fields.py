@@ -22,7 +22,6 @@ How the apiserver uses these (and how kubesim's server should call them):
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from movekit.kubesim.gofmt import go_kind, go_quote
+from movekit.kubesim.jsoncopy import clone
 from movekit.kubesim.patch import PatchError, json_equal
 
 Path = tuple[str, ...]
@@ -206,7 +206,7 @@ def _root_type(obj: Mapping[str, Any], schema: Mapping[str, Any] | None) -> _Typ
 
 def _empty_object(obj: Mapping[str, Any]) -> dict[str, Any]:
     group, _, _version = str(obj.get("apiVersion", "")).rpartition("/")
-    return copy.deepcopy(dict(_EMPTY_OBJECTS.get((group, str(obj.get("kind"))), {})))
+    return clone(dict(_EMPTY_OBJECTS.get((group, str(obj.get("kind"))), {})))
 
 
 # --------------------------------------------------------------------------- path elements
@@ -584,10 +584,12 @@ def _starting_managers(
 
 
 def _without_managed_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
-    copied = copy.deepcopy(dict(obj))
+    """``obj`` without managedFields, for reading only: below the top level and metadata it
+    shares ``obj``'s values (every caller compares or merges into fresh copies)."""
+    copied = dict(obj)
     metadata = copied.get("metadata")
-    if isinstance(metadata, dict):
-        metadata.pop("managedFields", None)
+    if isinstance(metadata, dict) and "managedFields" in metadata:
+        copied["metadata"] = {k: v for k, v in metadata.items() if k != "managedFields"}
     return copied
 
 
@@ -708,17 +710,17 @@ def apply(
 def _merge(lhs: Any, rhs: Any, node: _Type) -> Any:
     """structured-merge-diff's merge: the applied value wins, granular maps and lists combine."""
     if isinstance(lhs, dict) and isinstance(rhs, dict) and not node.map_atomic:
-        out = copy.deepcopy(lhs)
+        out = clone(lhs)
         for key, value in rhs.items():
             child_type, _declared = node.child(key)
-            out[key] = _merge(lhs[key], value, child_type) if key in lhs else copy.deepcopy(value)
+            out[key] = _merge(lhs[key], value, child_type) if key in lhs else clone(value)
         return out
     if isinstance(lhs, list) and isinstance(rhs, list) and node.list_type in ("set", "map"):
         left_items = _keyed_items(lhs, node)
         right_items = _keyed_items(rhs, node)
         if left_items is not None and right_items is not None:
             return _merge_list_items(left_items, right_items, node)
-    return copy.deepcopy(rhs)
+    return clone(rhs)
 
 
 def _merge_list_items(
@@ -744,7 +746,7 @@ def _merge_list_items(
                 li += 1
                 continue
         if li < len(left) and left[li][0] not in right_by:
-            out.append(copy.deepcopy(left[li][1]))
+            out.append(clone(left[li][1]))
             li += 1
             continue
         if ri < len(right):
@@ -752,7 +754,7 @@ def _merge_list_items(
             if element in left_by:
                 out.append(_merge(left_by[element], right_by[element], node.items))
             else:
-                out.append(copy.deepcopy(right_by[element]))
+                out.append(clone(right_by[element]))
             ri += 1
             if next_shared == element:
                 next_shared = shared.pop(0) if shared else None

@@ -16,13 +16,13 @@ for debugging.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from movekit.kubesim.gofmt import go_kind, go_value
+from movekit.kubesim.jsoncopy import clone
 
 MAX_JSON_PATCH_OPERATIONS = 10000  # apiserver handlers/patch.go maxJSONPatchOperations
 
@@ -96,11 +96,11 @@ def merge_patch(target: Any, patch: Any) -> Any:
         raise _bad_request(_BAD_JSON_PATCH)
     if isinstance(patch, list):
         # An array patch replaces the document; nulls inside nested objects go away.
-        return _prune_array_nulls(copy.deepcopy(patch))
+        return _prune_array_nulls(clone(patch))
     if not isinstance(target, dict):
-        return _prune_doc_nulls(copy.deepcopy(patch))
-    result = copy.deepcopy(target)
-    _merge_docs(result, copy.deepcopy(patch))
+        return _prune_doc_nulls(clone(patch))
+    result = clone(target)
+    _merge_docs(result, clone(patch))
     return result
 
 
@@ -148,7 +148,7 @@ def _prune_array_nulls(items: list[Any]) -> list[Any]:
 def json_patch(target: Any, ops: Any) -> Any:
     """Apply an RFC 6902 patch (already decoded JSON) to a decoded document."""
     if ops is None:
-        return copy.deepcopy(target)  # "null" decodes to an empty Patch
+        return clone(target)  # "null" decodes to an empty Patch
     if not isinstance(ops, list):
         word = _go_json_type_word(ops)
         raise _bad_request(f"json: cannot unmarshal {word} into Go value of type jsonpatch.Patch")
@@ -165,7 +165,7 @@ def json_patch(target: Any, ops: Any) -> Any:
             "Request entity too large: The allowed maximum operations in a JSON patch is "
             f"{MAX_JSON_PATCH_OPERATIONS}, got {len(ops)}",
         )
-    document = copy.deepcopy(target)
+    document = clone(target)
     root = _Root(document)
     for op in ops:
         _apply_operation(root, op or {})
@@ -271,7 +271,7 @@ def _remove(container: Any, key: str) -> None:
 def _apply_operation(root: _Root, op: Mapping[str, Any]) -> None:
     kind = op.get("op")
     kind = kind if isinstance(kind, str) else "unknown"
-    value = copy.deepcopy(op.get("value"))
+    value = clone(op.get("value"))
     if kind in ("add", "remove", "replace", "test"):
         path = _op_string(op, "path", f"{kind} operation failed to decode path")
         found = _find_container(root, path)
@@ -301,7 +301,7 @@ def _apply_operation(root: _Root, op: Mapping[str, Any]) -> None:
         if kind == "move":
             _remove(container, key)
         else:
-            moved = copy.deepcopy(moved)
+            moved = clone(moved)
         path = _op_string(op, "path", f"{kind} operation failed to decode path")
         found = _find_container(root, path)
         if found is None:
@@ -437,7 +437,7 @@ def strategic_merge_patch(
             f"json: cannot unmarshal {_go_json_type_word(patch)} "
             "into Go value of type map[string]interface {}"
         )
-    return _merge_map(copy.deepcopy(target), copy.deepcopy(patch), patch_meta_for(kind, group))
+    return _merge_map(clone(target), clone(patch), patch_meta_for(kind, group))
 
 
 def _merge_map(

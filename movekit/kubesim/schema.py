@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -29,6 +28,7 @@ from datetime import date, datetime
 from typing import Any
 
 from movekit.kubesim.gofmt import go_float, go_kind, go_quote, go_syntax, go_value
+from movekit.kubesim.jsoncopy import clone
 
 Schema = Mapping[str, Any]
 
@@ -102,7 +102,7 @@ def invalid_message(group_kind: str, name: str, errors: list[FieldError]) -> str
 
 def prune(obj: Mapping[str, Any], schema: Schema | None) -> dict[str, Any]:
     """The object without the fields its structural schema does not specify."""
-    result = copy.deepcopy(dict(obj))
+    result = clone(dict(obj))
     root = dict(schema or {})
     root["x-kubernetes-embedded-resource"] = True
     _prune(result, root)
@@ -160,9 +160,14 @@ def _is_kept_meta(key: str, value: Any) -> bool:
     return key == "metadata" and isinstance(value, dict)
 
 
-def prune_nulls(obj: Mapping[str, Any], schema: Schema | None) -> dict[str, Any]:
-    """The object without nulls in fields that are neither nullable nor defaulted."""
-    result = copy.deepcopy(dict(obj))
+def prune_nulls(obj: Mapping[str, Any], schema: Schema | None, *, copy: bool = True
+                ) -> dict[str, Any]:
+    """The object without nulls in fields that are neither nullable nor defaulted.
+
+    ``copy=False`` changes ``obj`` itself (a dict the caller owns) and returns it.
+    """
+    result = clone(dict(obj)) if copy else obj
+    assert isinstance(result, dict)
     _prune_nulls(result, schema or {})
     return result
 
@@ -192,9 +197,14 @@ def _prune_nulls(value: Any, schema: Schema) -> None:
 # --------------------------------------------------------------------------- defaulting
 
 
-def apply_defaults(obj: Mapping[str, Any], schema: Schema | None) -> dict[str, Any]:
-    """The object with the schema's ``default`` values filled in where a field is absent."""
-    result = copy.deepcopy(dict(obj))
+def apply_defaults(obj: Mapping[str, Any], schema: Schema | None, *, copy: bool = True
+                   ) -> dict[str, Any]:
+    """The object with the schema's ``default`` values filled in where a field is absent.
+
+    ``copy=False`` changes ``obj`` itself (a dict the caller owns) and returns it.
+    """
+    result = clone(dict(obj)) if copy else obj
+    assert isinstance(result, dict)
     _default(result, schema or {})
     return result
 
@@ -210,14 +220,14 @@ def _default(value: Any, schema: Schema) -> None:
             if "default" not in prop:
                 continue
             if key not in value or _non_nullable_null(value[key], prop):
-                value[key] = copy.deepcopy(prop["default"])
+                value[key] = clone(prop["default"])
         additional = schema.get("additionalProperties")
         for key, child in list(value.items()):
             if key in properties:
                 _default(child, properties[key])
             elif isinstance(additional, Mapping):
                 if _non_nullable_null(child, additional) and "default" in additional:
-                    value[key] = copy.deepcopy(additional["default"])
+                    value[key] = clone(additional["default"])
                 _default(value[key], additional)
     elif isinstance(value, list):
         items = schema.get("items")
@@ -225,7 +235,7 @@ def _default(value: Any, schema: Schema) -> None:
             return
         for index, item in enumerate(value):
             if _non_nullable_null(item, items) and "default" in items:
-                value[index] = copy.deepcopy(items["default"])
+                value[index] = clone(items["default"])
             _default(value[index], items)
 
 

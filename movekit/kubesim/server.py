@@ -22,6 +22,7 @@ import yaml
 
 from movekit.kubesim import fields, patch, protobuf, status, tables
 from movekit.kubesim.controls import Controls, RequestRecord, Rule
+from movekit.kubesim.jsoncopy import clone
 from movekit.kubesim.registry import Registry, ResourceType, discovery_resources
 from movekit.kubesim.selectors import (
     FieldSelector,
@@ -31,7 +32,7 @@ from movekit.kubesim.selectors import (
     parse_fields,
     parse_labels,
 )
-from movekit.kubesim.store import Store, WriteContext, at_version, clone, now_rfc3339
+from movekit.kubesim.store import Store, WriteContext, at_version, now_rfc3339
 
 Json = dict[str, Any]
 

@@ -22,16 +22,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from movekit.kubesim import fields, schema, status, validation
 from movekit.kubesim.controls import Controls
+from movekit.kubesim.jsoncopy import clone
 from movekit.kubesim.registry import CRD_GROUP, CRD_PLURAL, Registry, ResourceType
 from movekit.kubesim.selectors import FieldSelector, LabelSelector, fields_match, labels_match
 
 Json = dict[str, Any]
 ObjKey = tuple[str, str, str, str]  # group, plural, namespace, name
-T = TypeVar("T")
 
 # The alphabet and length of names.SimpleNameGenerator.
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -71,19 +71,6 @@ CONTINUE_EXPIRED_MESSAGE = (
     "inconsistent list - objects that were created, modified, or deleted between the time the "
     "first chunk was returned and now may show up in the list.")
 EVENT_HISTORY = 50_000  # watch events kept; a watch from before them gets 410 Expired
-
-
-def clone(value: T) -> T:
-    """Deep copy of JSON data, several times faster than ``copy.deepcopy``."""
-    return cast(T, _clone(value))
-
-
-def _clone(value: Any) -> Any:
-    if type(value) is dict:
-        return {k: _clone(v) for k, v in value.items()}
-    if type(value) is list:
-        return [_clone(v) for v in value]
-    return value
 
 
 _now_cache: tuple[int, str] = (0, "")
@@ -474,7 +461,9 @@ class Store:
         dropped = _dropped_paths(obj, pruned)
         if dropped:
             self._unknown_fields(dropped, ctx)
-        pruned = schema.apply_defaults(schema.prune_nulls(pruned, schema_of), schema_of)
+        # ``pruned`` is a fresh copy: normalise it in place rather than copying it twice more.
+        pruned = schema.apply_defaults(schema.prune_nulls(pruned, schema_of, copy=False),
+                                       schema_of, copy=False)
         return pruned, list(schema.validation_errors(pruned, schema_of))
 
     # ---------------------------------------------------------------- update
@@ -681,7 +670,8 @@ class Store:
                 self._dependents.get(uid, set()).discard(key)
             for uid in new_owners:
                 self._dependents.setdefault(uid, set()).add(key)
-        if new_owners and (old is None or old_owners != new_owners):
+        # Without GC the collector has nothing to do; turning GC on re-checks every object.
+        if self.gc and new_owners and (old is None or old_owners != new_owners):
             self.tasks.put(("gc-object", key))
         if meta.get("deletionTimestamp") and (
                 FOREGROUND_FINALIZER in (meta.get("finalizers") or ())

@@ -122,11 +122,14 @@ def _check_target(env: Servers, bundle: Bundle, report: SoakReport) -> None:
     report.objects_checked += len(bundle.entries)
 
 
+def _seed_source(env: Servers, namespace: str, rng: random.Random) -> None:
+    with env.source.api_client() as api:
+        seed(api, TOPOLOGIES[rng.choice(TOPOLOGY_NAMES)], namespace=namespace)
+
+
 def import_run(env: Servers, work: Path, namespace: str, rng: random.Random,
                report: SoakReport) -> None:
-    topology = TOPOLOGIES[rng.choice(TOPOLOGY_NAMES)]
-    with env.source.api_client() as api:
-        seed(api, topology, namespace=namespace)
+    _seed_source(env, namespace, rng)
     bundle_path = work / f"{namespace}.bundle"
     with KubeClient(env.source_config) as client:
         export_bundle(client, ExportOptions(selection=Selection(namespace=namespace),
@@ -151,9 +154,7 @@ def import_run(env: Servers, work: Path, namespace: str, rng: random.Random,
 
 def move_run(env: Servers, work: Path, namespace: str, rng: random.Random,
              report: SoakReport) -> None:
-    topology = TOPOLOGIES[rng.choice(TOPOLOGY_NAMES)]
-    with env.source.api_client() as api:
-        seed(api, topology, namespace=namespace)
+    _seed_source(env, namespace, rng)
     journal_path = work / f"{namespace}.journal.json"
     marks = (len(env.source.request_log), len(env.target.request_log))
     _faults(env.source, rng)

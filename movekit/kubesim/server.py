@@ -11,6 +11,7 @@ import contextlib
 import json
 import socket
 import ssl
+import sys
 import threading
 import time
 import urllib.parse
@@ -88,6 +89,13 @@ class Server(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away mid-request (killed, timed out) is routine for an API
+        # server, not a traceback on stderr; anything else is still reported.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         if self.tls_context is not None:

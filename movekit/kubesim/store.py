@@ -495,12 +495,7 @@ class Store:
                     "update"])
             if given_rv and given_rv != live["metadata"]["resourceVersion"]:
                 raise status.conflict(rt.group, rt.plural, name)
-            given_uid = meta.get("uid")
-            if given_uid and given_uid != live["metadata"]["uid"]:
-                raise status.conflict(
-                    rt.group, rt.plural, name,
-                    f"Precondition failed: UID in precondition: {given_uid}, UID in object meta: "
-                    f"{live['metadata']['uid']}")
+            _check_uid(rt, name, meta.get("uid"), live)
             new = self._prepare_update(rt, old, new, subresource)
             errors: builtins.list[Any] = []
             if subresource != "status":
@@ -584,12 +579,7 @@ class Store:
             if live is None:
                 raise status.not_found(rt.group, rt.plural, name)
             preconditions = options.get("preconditions") or {}
-            uid = preconditions.get("uid")
-            if uid and uid != live["metadata"]["uid"]:
-                raise status.conflict(
-                    rt.group, rt.plural, name,
-                    f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
-                    f"{live['metadata']['uid']}")
+            _check_uid(rt, name, preconditions.get("uid"), live)
             rv = preconditions.get("resourceVersion")
             if rv and rv != live["metadata"]["resourceVersion"]:
                 raise status.conflict(
@@ -963,3 +953,12 @@ def _decode_continue(token: str) -> tuple[str, str]:
         if not why.startswith("continue key"):
             why = f"continue key is not valid: {why}"
         raise status.bad_request(why) from None
+
+
+def _check_uid(rt: ResourceType, name: str, given: Any, live: Json) -> None:
+    """A write or delete that names a uid applies only to the object that still has it."""
+    if given and given != live["metadata"]["uid"]:
+        raise status.conflict(
+            rt.group, rt.plural, name,
+            f"Precondition failed: UID in precondition: {given}, UID in object meta: "
+            f"{live['metadata']['uid']}")

@@ -13,16 +13,18 @@ packed (:mod:`movekit.packed`), which only the bundle writer unpacks, one object
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from movekit.bundle import NamespaceEntry
 from movekit.errors import PrecheckFailed
-from movekit.graph import KindInfo, Selection
+from movekit.graph import PAUSED_ANNOTATION, KindInfo, Selection
 from movekit.kube import ApiResource, KubeClient
 from movekit.packed import pack, unpack
+from movekit.pause import BLOCK_MOVE_ANNOTATION
 from movekit.refs import GroupKind, ObjectRef
 
 CLUSTERCTL_LABEL = "clusterctl.cluster.x-k8s.io"
@@ -50,38 +52,85 @@ class Provider:
     version: str
 
 
-# Kinds whose spec and status the graph or the pre-checks read: a Cluster's topology, pause
-# and provisioning, a Machine's nodeRef, a ClusterResourceSetBinding's cluster and bindings.
-# Views of every other kind carry metadata only.
-_SPEC_AND_STATUS_READ = frozenset({
-    ("cluster.x-k8s.io", "Cluster"),
-    ("cluster.x-k8s.io", "Machine"),
-    ("addons.cluster.x-k8s.io", "ClusterResourceSetBinding"),
-})
+# What the graph, the pre-checks and the block-move wait read of an object; nothing else is
+# kept in a view. A mapping keeps the listed keys (True: the whole value), a one-item list
+# projects every item of a list. Labels and annotations are kept by key, since users and
+# controllers put kilobytes in them (kubeadm's configuration annotation on every Machine).
+_Projection = Mapping[str, "Literal[True] | _Projection | list[_Projection]"]
 
+_METADATA_READ: _Projection = {
+    "name": True, "namespace": True, "uid": True, "resourceVersion": True,
+    "ownerReferences": True,
+    "labels": {MOVE_LABEL: True, MOVE_HIERARCHY_LABEL: True},
+    "annotations": {PAUSED_ANNOTATION: True, BLOCK_MOVE_ANNOTATION: True},
+}
 
-# The metadata the graph and the pre-checks read: identity, ownership, labels, annotations.
-_METADATA_READ = ("name", "namespace", "uid", "resourceVersion", "labels", "annotations",
-                  "ownerReferences")
+# Beyond metadata, by kind: a Cluster's pause, topology and provisioning, a Machine's nodeRef,
+# a ClusterResourceSetBinding's Cluster and ClusterResourceSets.
+_READ_BY_KIND: dict[tuple[str, str], _Projection] = {
+    ("cluster.x-k8s.io", "Cluster"): {
+        "spec": {"paused": True, "controlPlaneRef": True,
+                 "topology": {"classRef": True, "class": True, "classNamespace": True}},
+        "status": {"initialization": True, "infrastructureReady": True, "conditions": True,
+                   "deprecated": {"v1beta1": {"conditions": True}}},
+    },
+    ("cluster.x-k8s.io", "Machine"): {"status": {"nodeRef": True}},
+    ("addons.cluster.x-k8s.io", "ClusterResourceSetBinding"): {
+        "spec": {"clusterName": True, "bindings": [{"clusterResourceSetName": True}]},
+    },
+}
 
 
 def view(obj: Mapping[str, Any]) -> dict[str, Any]:
     """What the graph and the pre-checks read of ``obj``: apiVersion, kind, the metadata in
-    ``_METADATA_READ``, plus spec and status for the kinds in ``_SPEC_AND_STATUS_READ``."""
+    ``_METADATA_READ`` and, for the kinds in ``_READ_BY_KIND``, the fields listed there.
+
+    Strings that repeat across objects (apiVersion, kind, namespace, owner kinds) are interned:
+    a thousand clusters then hold one copy of each rather than tens of thousands.
+    """
     found: dict[str, Any] = {}
     for key in ("apiVersion", "kind"):
         if key in obj:
-            found[key] = obj[key]
-    meta = obj.get("metadata")
-    if isinstance(meta, dict):
-        meta = {key: meta[key] for key in _METADATA_READ if key in meta}
+            found[key] = _interned(obj[key])
     if "metadata" in obj:
-        found["metadata"] = meta
+        found["metadata"] = _project(obj["metadata"], _METADATA_READ)
+        meta = found["metadata"]
+        if isinstance(meta, dict):
+            if isinstance(meta.get("namespace"), str):
+                meta["namespace"] = sys.intern(meta["namespace"])
+            for owner in meta.get("ownerReferences") or ():
+                if isinstance(owner, dict):
+                    for key in ("apiVersion", "kind"):
+                        if key in owner:
+                            owner[key] = _interned(owner[key])
     group = str(obj.get("apiVersion") or "").rpartition("/")[0]
-    if (group, obj.get("kind")) in _SPEC_AND_STATUS_READ:
-        for key in ("spec", "status"):
-            if key in obj:
-                found[key] = obj[key]
+    more = _READ_BY_KIND.get((group, str(obj.get("kind"))))
+    if more is not None:
+        found.update(_project(obj, more))
+    return found
+
+
+def _interned(value: Any) -> Any:
+    return sys.intern(value) if isinstance(value, str) else value
+
+
+def _project(value: Any, keep: _Projection) -> Any:
+    """``value`` restricted to ``keep``; a value of another type than expected is kept as is,
+    so that whoever reads the view judges it exactly as it would judge the whole object."""
+    if not isinstance(value, dict):
+        return value
+    found: dict[str, Any] = {}
+    for key, inner in keep.items():
+        if key not in value:
+            continue
+        item = value[key]
+        if isinstance(inner, list):
+            found[key] = ([_project(element, inner[0]) for element in item]
+                          if isinstance(item, list) else item)
+        elif isinstance(inner, Mapping):
+            found[key] = _project(item, inner)
+        else:
+            found[key] = item
     return found
 
 
@@ -89,7 +138,8 @@ def view(obj: Mapping[str, Any]) -> dict[str, Any]:
 class Discovery:
     """Everything the exporter read from the source, before any decision is made.
 
-    ``objects`` are views (see :func:`view`); :meth:`full` unpacks an object as it was read.
+    ``views`` hold what decisions are made from (see :func:`view`); :meth:`full` unpacks an
+    object as it was read.
     """
 
     server: str
@@ -98,9 +148,17 @@ class Discovery:
     resources: dict[GroupKind, ApiResource]
     crds: dict[GroupKind, dict[str, Any]]
     providers: list[Provider]
-    objects: list[dict[str, Any]] = field(default_factory=list)
+    views: dict[ObjectRef, dict[str, Any]] = field(default_factory=dict, repr=False)
     packed: dict[ObjectRef, bytes] = field(default_factory=dict, repr=False)
     whole: bool = True  # False: only views were kept, full() is unavailable
+
+    @property
+    def objects(self) -> list[dict[str, Any]]:
+        """The view of every object read."""
+        return list(self.views.values())
+
+    def view(self, ref: ObjectRef) -> dict[str, Any]:
+        return self.views[ref]
 
     def full(self, ref: ObjectRef) -> dict[str, Any]:
         """The whole object as read (a fresh copy the caller may change)."""
@@ -108,9 +166,13 @@ class Discovery:
             raise ValueError("this read kept views only")
         return unpack(self.packed[ref])
 
+    def forget_views(self) -> None:
+        """Drop the views once decisions are made; whole objects stay."""
+        self.views = {}
+
     def forget_objects(self) -> None:
         """Drop what was read (a newer read replaces it); kinds and providers stay."""
-        self.objects = []
+        self.views = {}
         self.packed = {}
 
 
@@ -173,17 +235,16 @@ def discover(client: KubeClient, selection: Selection, *, whole: bool = True) ->
     found = discover_kinds(client)
     found.whole = whole
     packed: dict[ObjectRef, bytes] | None = found.packed if whole else None
-    namespaces: list[str | None] = [selection.namespace]
-    found.objects = _list_all(client, found.resources.values(), namespaces, packed)
+    views = found.views
+    _list_all(client, found.resources.values(), [selection.namespace], views, packed)
     if selection.namespace is not None:
-        extra = sorted(_referenced_namespaces(found.objects, selection.namespace))
-        found.objects += _list_all(
-            client, (r for r in found.resources.values() if r.namespaced), list(extra), packed,
-        )
+        extra = sorted(_referenced_namespaces(views.values(), selection.namespace))
+        _list_all(client, (r for r in found.resources.values() if r.namespaced), list(extra),
+                  views, packed)
         provider_ns = sorted({p.namespace for p in found.providers} - {selection.namespace}
                              - set(extra))
         secrets = found.resources[GroupKind("", "Secret")]
-        found.objects += _list_all(client, [secrets], list(provider_ns), packed)
+        _list_all(client, [secrets], list(provider_ns), views, packed)
     return found
 
 
@@ -234,17 +295,17 @@ def _providers(
 
 def _list_all(
     client: KubeClient, resources: Iterable[ApiResource], namespaces: list[str | None],
-    packed: dict[ObjectRef, bytes] | None,
-) -> list[dict[str, Any]]:
-    """Views of every object of ``resources`` in ``namespaces``; whole objects go to ``packed``
-    (unless it is None)."""
+    views: dict[ObjectRef, dict[str, Any]], packed: dict[ObjectRef, bytes] | None,
+) -> None:
+    """Read every object of ``resources`` in ``namespaces``: its view goes to ``views``, the whole
+    object to ``packed`` (unless it is None)."""
     jobs = [
         (res, ns if res.namespaced else None)
         for res in resources
         for ns in (namespaces if res.namespaced else [None])
     ]
     if not jobs:
-        return []
+        return
     seen: set[tuple[str, str, str | None]] = set()
     unique = []
     for res, ns in jobs:
@@ -259,14 +320,11 @@ def _list_all(
                 for obj in client.iter_list(job[0], job[1])]
 
     with ThreadPoolExecutor(max_workers=min(_LIST_WORKERS, len(unique))) as pool:
-        pages = list(pool.map(read, unique))
-    views = []
-    for page in pages:
-        for ref, blob, looked_at in page:
-            if packed is not None:
-                packed[ref] = blob
-            views.append(looked_at)
-    return views
+        for page in pool.map(read, unique):
+            for ref, blob, looked_at in page:
+                if packed is not None:
+                    packed[ref] = blob
+                views[ref] = looked_at
 
 
 def _referenced_namespaces(objects: Iterable[Mapping[str, Any]], namespace: str) -> set[str]:

@@ -113,24 +113,23 @@ def export_bundle(
     warnings = _precheck(graph, first, options.force)
     to_pause = [ref for ref in graph.moved if is_pausable(ref)
                 and (not graph.nodes[ref].paused or ref in options.paused_by_movekit)]
-    result = ExportResult(graph=graph, discovery=first, selection=options.selection,
-                          to_pause=to_pause, warnings=warnings)
     pausables = [Pausable(ref, first.resources[ref.group_kind]) for ref in to_pause]
     if options.pause:
         _check_can_pause(client, pausables)
     if options.dry_run:
-        return result
+        return ExportResult(graph=graph, discovery=first, selection=options.selection,
+                            to_pause=to_pause, warnings=warnings)
     assert options.target is not None
 
     paused_here = options.pause and bool(pausables)
-    before = _objects_by_ref(first.objects)
+    blocked = {ref: first.resources[ref.group_kind] for ref in graph.moved
+               if BLOCK_MOVE_ANNOTATION in _annotations(first.view(ref))}
     succeeded = False
+    left_paused: list[ObjectRef] = []
     try:
         if paused_here:
             say(f"pausing {len(pausables)} Cluster(s) and ClusterClass(es)")
             set_paused(client, pausables, paused=True)
-        blocked = {ref: first.resources[ref.group_kind] for ref in graph.moved
-                   if BLOCK_MOVE_ANNOTATION in _annotations(before[ref])}
         if blocked:
             with report.task(f"waiting for {BLOCK_MOVE_ANNOTATION} to clear",
                              len(blocked)) as advance:
@@ -138,29 +137,33 @@ def export_bundle(
                                 on_progress=_advancer(advance))
         say("reading a consistent copy")
         if paused_here or blocked or not first.whole:
-            # The first read is superseded: let it go before the second arrives.
-            del before
+            # The first read and its graph are superseded: let them go before the second read
+            # arrives, which then reuses their memory.
+            del graph
             first.forget_objects()
             second = discover(client, options.selection)
+            final = _build_checked(second, options.selection)
         else:
-            second = first
-        final = _build_checked(second, options.selection) if second is not first else graph
+            second, final = first, graph
+        # From here on only whole objects are read: the views have served their purpose.
+        second.forget_views()
+        manifest: Manifest | None = None
         if options.layout == "clusterctl":
             write_clusterctl_directory(options.target, (second.full(ref) for ref in final.moved))
         else:
             namespaces = read_namespaces(client, {ref.namespace for ref in final.moved
                                                   if ref.namespace})
-            result.manifest = _write(final, second, options, set(to_pause), namespaces, report,
-                                     sealer)
-        result.graph, result.discovery = final, second
+            manifest = _write(final, second, options, set(to_pause), namespaces, report, sealer)
         succeeded = True
     finally:
         if paused_here and not (options.leave_paused and succeeded):
             say("restoring the source's pause state")
             set_paused(client, pausables, paused=False)
         elif paused_here:
-            result.left_paused = list(to_pause)
-    return result
+            left_paused = list(to_pause)
+    return ExportResult(graph=final, discovery=second, selection=options.selection,
+                        to_pause=to_pause, warnings=warnings, manifest=manifest,
+                        left_paused=left_paused)
 
 
 def _build_checked(found: Discovery, selection: Selection) -> Graph:
@@ -194,8 +197,7 @@ def _check_can_pause(client: KubeClient, pausables: list[Pausable]) -> None:
 
 
 def _precheck(graph: Graph, found: Discovery, force: bool) -> list[str]:
-    by_ref = _objects_by_ref(found.objects)
-    problems = provisioning_problems(by_ref[ref] for ref in graph.moved)
+    problems = provisioning_problems(found.view(ref) for ref in graph.moved)
     if problems and not force:
         lines = "\n".join(f"  - {p}" for p in problems)
         raise PrecheckFailed(
@@ -286,10 +288,6 @@ def in_scope(ref: ObjectRef, selection: Selection) -> bool:
     identity Secrets) are not the user's to account for unless they move.
     """
     return selection.namespace is None or ref.namespace in ("", selection.namespace)
-
-
-def _objects_by_ref(objects: list[dict[str, Any]]) -> dict[ObjectRef, dict[str, Any]]:
-    return {ObjectRef.of(obj): obj for obj in objects}
 
 
 def _annotations(obj: Mapping[str, Any]) -> Mapping[str, str]:

@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -218,10 +218,16 @@ def build_manifest(
 ) -> Manifest:
     """A complete manifest in canonical order, with its digest.
 
-    Raises ValueError when the pieces do not make a bundle that a reader would accept (a schema
-    violation, an owner that is not in the bundle, ...): catching that at export beats shipping it.
+    The object entries become part of the manifest as they are (their soft owners sorted):
+    a manifest of thousands of objects is checked and hashed one entry at a time, never held
+    twice. Raises ValueError when the pieces do not make a bundle that a reader would accept
+    (a schema violation, an owner that is not in the bundle, ...): catching that at export
+    beats shipping it.
     """
-    unsorted = Manifest(
+    entries = sorted(objects, key=lambda e: (e.wave, e.ref))
+    for entry in entries:
+        entry.soft_owners.sort()
+    manifest = Manifest(
         format_version=FORMAT_VERSION,
         tool_version=tool_version,
         created_at=rfc3339(created_at or datetime.now(UTC)),
@@ -236,7 +242,7 @@ def build_manifest(
         ),
         providers=tuple(sorted(providers, key=lambda p: (p.namespace, p.name, p.type))),
         namespaces=tuple(sorted(namespaces, key=lambda n: n.name)),
-        objects=tuple(sorted(objects, key=lambda e: (e.wave, e.ref))),
+        objects=tuple(entries),
         crds=tuple(sorted(crds, key=lambda c: c.name)),
         excluded=tuple(
             sorted(
@@ -245,34 +251,46 @@ def build_manifest(
             )
         ),
         digest="",
-        encryption=encryption,
+        encryption=dict(encryption) if encryption is not None else None,
     )
-    doc = _to_json(unsorted, "")
-    digest = manifest_digest(doc)
-    doc["digest"] = digest
+    head = _to_json(dataclasses.replace(manifest, objects=()), "")
+
+    def checked_objects() -> Iterator[dict[str, Any]]:
+        for index, entry in enumerate(manifest.objects):
+            doc = _object_json(entry)
+            _validate_object(doc, index)
+            yield doc
+
     try:
-        validate_schema(doc)
-        manifest = _from_json(doc)
+        head["digest"] = _digest(head, checked_objects())
+        validate_schema(head)
         check_consistency(manifest)
     except BundleDefect as defect:
         raise ValueError(f"cannot write this bundle: {defect}") from None
-    return manifest
+    return dataclasses.replace(manifest, digest=head["digest"])
 
 
 def manifest_bytes(manifest: Manifest) -> bytes:
     """``manifest.json`` as written: sorted keys, two-space indent, UTF-8, final newline."""
-    # The object entries, nearly all of the manifest, are turned into JSON one at a time rather
-    # than all at once beside the entries they come from.
+    return b"".join(manifest_chunks(manifest))
+
+
+def manifest_chunks(manifest: Manifest) -> Iterator[bytes]:
+    """:func:`manifest_bytes` in pieces, one object entry at a time, for writing to a file."""
     head = _to_json(dataclasses.replace(manifest, objects=()), manifest.digest)
-    members = []
-    for key in sorted(head):
+    yield b"{\n"
+    for position, key in enumerate(sorted(head)):
+        lead = ",\n" if position else ""
+        name = f"  {json.dumps(key, ensure_ascii=False)}: "
         if key == "objects" and manifest.objects:
-            text = "[\n" + ",\n".join("    " + _indented(_object_json(entry), 2)
-                                      for entry in manifest.objects) + "\n  ]"
+            yield f"{lead}{name}[\n".encode()
+            for index, entry in enumerate(manifest.objects):
+                comma = ",\n" if index else ""
+                yield f"{comma}    {_indented(_object_json(entry), 2)}".encode()
+            yield b"\n  ]"
         else:
-            text = _indented(head[key], 1)
-        members.append(f"  {json.dumps(key, ensure_ascii=False)}: {text}")
-    return ("{\n" + ",\n".join(members) + "\n}\n").encode("utf-8")
+            yield f"{lead}{name}{_indented(head[key], 1)}".encode()
+    yield b"\n}\n"
 
 
 def _indented(value: Any, depth: int) -> str:
@@ -299,9 +317,35 @@ def _indented(value: Any, depth: int) -> str:
 
 def manifest_digest(doc: Mapping[str, Any]) -> str:
     """``sha256:<hex>`` over the canonical JSON of ``doc`` without ``createdAt`` and ``digest``."""
+    return _digest(doc)
+
+
+def _digest(doc: Mapping[str, Any], objects: Iterable[Any] | None = None) -> str:
+    """:func:`manifest_digest`, hashed piece by piece; ``objects``, when given, stands for
+    ``doc["objects"]``. The pieces are exactly ``json.dumps(..., sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)`` of the whole document."""
+    hasher = hashlib.sha256()
+
+    def dumps(value: Any) -> bytes:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False).encode("utf-8")
+
     covered = {key: value for key, value in doc.items() if key not in ("createdAt", "digest")}
-    canonical = json.dumps(covered, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    if objects is not None:
+        covered["objects"] = objects
+    hasher.update(b"{")
+    for position, key in enumerate(sorted(covered)):
+        hasher.update((b"," if position else b"") + dumps(key) + b":")
+        value = covered[key]
+        if key == "objects" and (objects is not None or isinstance(value, list)):
+            hasher.update(b"[")
+            for index, item in enumerate(value):
+                hasher.update((b"," if index else b"") + dumps(item))
+            hasher.update(b"]")
+        else:
+            hasher.update(dumps(value))
+    hasher.update(b"}")
+    return "sha256:" + hasher.hexdigest()
 
 
 def parse_manifest(data: bytes) -> tuple[dict[str, Any], Manifest]:
@@ -374,11 +418,22 @@ def _schema_text() -> str:
 
 
 @cache
-def _validator() -> Any:
+def _schema() -> dict[str, Any]:
+    """The manifest schema with its $refs resolved. It has no recursive definitions; resolving
+    them once makes validating a manifest of ten thousand objects take about half the time."""
     schema = json.loads(_schema_text())
-    # The schema has no recursive definitions; resolving its $refs once makes validating a
-    # manifest of ten thousand objects take about half the time.
-    return jsonschema.Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
+    inlined: dict[str, Any] = _inline_refs(schema, schema.get("$defs", {}))
+    return inlined
+
+
+@cache
+def _validator() -> Any:
+    return jsonschema.Draft202012Validator(_schema())
+
+
+@cache
+def _object_validator() -> Any:
+    return jsonschema.Draft202012Validator(_schema()["properties"]["objects"]["items"])
 
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
@@ -398,23 +453,41 @@ def _json_path(path: Iterable[Any]) -> str:
     return rendered or "(top level)"
 
 
-@cache
-def _fast_check() -> Callable[[Any], bool]:
-    schema = json.loads(_schema_text())
+def _compiled(schema: Mapping[str, Any]) -> Callable[[Any], bool]:
     try:
-        return compile_check(_inline_refs(schema, schema.get("$defs", {})))
+        return compile_check(schema)
     except Unsupported:
         return lambda _doc: False  # the schema grew a keyword the fast check lacks: ask jsonschema
 
 
+@cache
+def _fast_check() -> Callable[[Any], bool]:
+    return _compiled(_schema())
+
+
+@cache
+def _fast_object_check() -> Callable[[Any], bool]:
+    return _compiled(_schema()["properties"]["objects"]["items"])
+
+
 def validate_schema(doc: Mapping[str, Any]) -> None:
-    if _fast_check()(doc):
-        return  # valid; only a rejection needs jsonschema, to find and word the error
+    if not _fast_check()(doc):  # only a rejection needs jsonschema, to find and word the error
+        _raise_first_error(_validator(), doc, ())
+
+
+def _validate_object(entry: Mapping[str, Any], index: int) -> None:
+    """:func:`validate_schema` for the entry at ``objects[index]`` alone."""
+    if not _fast_object_check()(entry):
+        _raise_first_error(_object_validator(), entry, ("objects", index))
+
+
+def _raise_first_error(validator: Any, doc: Any, where: tuple[Any, ...]) -> None:
     # best_match ranks the first errors found; a hostile manifest may have millions of them.
-    error = jsonschema.exceptions.best_match(islice(_validator().iter_errors(doc), 50))
+    error = jsonschema.exceptions.best_match(islice(validator.iter_errors(doc), 50))
     if error is not None:
         message = error.message if len(error.message) <= 240 else error.message[:237] + "..."
-        raise BundleDefect(f"{MANIFEST_FILE} {_json_path(error.absolute_path)}", message)
+        raise BundleDefect(f"{MANIFEST_FILE} {_json_path((*where, *error.absolute_path))}",
+                           message)
 
 
 def _ref(group: str, kind: str, namespace: str, name: str) -> ObjectRef:

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from movekit import __version__
 from movekit.bundle.archive import DEFAULT_LEVEL, ZSTD_MAGIC, write_archive
@@ -49,7 +49,7 @@ from movekit.bundle.manifest import (
     SelectionFacts,
     Source,
     build_manifest,
-    manifest_bytes,
+    manifest_chunks,
 )
 from movekit.errors import UsageError
 from movekit.refs import ObjectRef
@@ -64,11 +64,16 @@ def create_private_dir(path: Path) -> None:
     os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
 
 
+def open_private_file(path: Path) -> BinaryIO:
+    """Create ``path`` (it must not exist) with mode 0600, open for writing."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode given to open is filtered by the umask
+    return os.fdopen(fd, "wb")
+
+
 def write_private_file(path: Path, data: bytes) -> None:
     """Create ``path`` (it must not exist) with mode 0600 and write ``data``."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        os.fchmod(fd, 0o600)  # the mode given to open is filtered by the umask
+    with open_private_file(path) as out:
         out.write(data)
 
 
@@ -225,7 +230,7 @@ class BundleWriter:
                 excluded=excluded, tool_version=tool_version, created_at=created_at,
                 encryption=encryption,
             )
-            self._write(MANIFEST_FILE, manifest_bytes(manifest), MANIFEST_FILE)
+            self._write_chunks(MANIFEST_FILE, manifest_chunks(manifest), MANIFEST_FILE)
             if self.archive:
                 self._publish_archive()
             else:
@@ -246,20 +251,37 @@ class BundleWriter:
             raise RuntimeError("the bundle writer is closed")
 
     def _write(self, path: str, data: bytes, what: str) -> str:
-        limit = MAX_MANIFEST_BYTES if path == MANIFEST_FILE else MAX_MEMBER_BYTES
-        if len(data) > limit:
-            raise ValueError(f"{what}: {len(data)} bytes is over the {limit} byte limit "
-                             "that readers enforce")
+        return self._write_chunks(path, (data,), what)
+
+    @staticmethod
+    def _limit(path: str) -> int:
+        return MAX_MANIFEST_BYTES if path == MANIFEST_FILE else MAX_MEMBER_BYTES
+
+    def _write_chunks(self, path: str, chunks: Iterable[bytes], what: str) -> str:
+        """Write ``chunks`` to ``path`` in the staging directory; returns the file's sha256."""
+        limit = self._limit(path)
         for directory in parent_dirs(path):
             if directory not in self._dirs:
                 create_private_dir(self._staging / directory)
                 self._dirs.add(directory)
         try:
-            write_private_file(self._staging / path, data)
+            out = open_private_file(self._staging / path)
         except FileExistsError:
             # Only on a case-insensitive file system: two names differing in case collide.
             raise ValueError(f"{what}: {path} collides with another file of the bundle") from None
-        return hashlib.sha256(data).hexdigest()
+        digest = hashlib.sha256()
+        size = 0
+        with out:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    out.close()
+                    (self._staging / path).unlink()
+                    raise ValueError(f"{what}: {size} bytes or more is over the {limit} byte "
+                                     "limit that readers enforce")
+                digest.update(chunk)
+                out.write(chunk)
+        return digest.hexdigest()
 
     def _files(self) -> list[str]:
         return [MANIFEST_FILE, *(e.file for e in self._entries.values()),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import stat
 import tarfile
@@ -120,6 +122,20 @@ def test_writing_the_same_objects_twice_gives_identical_bytes(tmp_path: Path, na
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
     else:
         assert tree_files(tmp_path / "one" / name) == tree_files(tmp_path / "two" / name)
+
+
+def test_the_manifest_file_and_its_digest_are_canonical_json(tmp_path: Path) -> None:
+    # The writer streams both, one object entry at a time; readers and older bundles rely on
+    # exactly these bytes.
+    written = write_sample(tmp_path / "b")
+    raw = (tmp_path / "b" / "manifest.json").read_bytes()
+    doc = json.loads(raw)
+    assert raw == (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    covered = {key: value for key, value in doc.items() if key not in ("createdAt", "digest")}
+    canonical = json.dumps(covered, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert doc["digest"] == written.digest
+    assert written.digest == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    assert written.to_json() == doc
 
 
 def test_the_creation_time_does_not_change_the_digest(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -211,3 +212,56 @@ def test_a_chain_of_pax_headers_is_refused(tmp_path: Path) -> None:
     (tmp_path / "chain.tar.zst").write_bytes(zstandard.ZstdCompressor().compress(raw))
     with pytest.raises(InvalidBundle, match="archive: not a valid tar stream"):
         read_bundle(tmp_path / "chain.tar.zst")
+
+
+def _tarfile_stream(root: Path, names: list[str]) -> bytes:
+    """What tarfile writes for the members write_archive writes."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for name in names:
+            info = tarfile.TarInfo(name)
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            path = root / name
+            if path.is_dir():
+                info.type, info.mode = tarfile.DIRTYPE, 0o700
+                tar.addfile(info)
+            else:
+                info.mode = 0o600
+                info.size = path.stat().st_size
+                with path.open("rb") as member:
+                    tar.addfile(info, member)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("name", [
+    "objects/core/Secret/prod/c1-kubeconfig.yaml",
+    "x" * 100,  # the longest name a plain ustar header holds
+    "objects/" + "y" * 120 + ".yaml",  # longer: a PAX header carries it
+    "objects/core/ConfigMap/prod/caf\u00e9.yaml",  # not ASCII: a PAX header too
+])
+@pytest.mark.parametrize("size", [0, 1, 511, 512, 70_000])
+def test_member_headers_are_the_ones_tarfile_writes(name: str, size: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+    info.mode, info.size = 0o600, size
+    expected = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+    assert archive_module.member_header(name, size) == expected
+    info = tarfile.TarInfo(name)
+    info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+    info.type, info.mode = tarfile.DIRTYPE, 0o700
+    expected = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+    assert archive_module.member_header(name, 0, directory=True) == expected
+
+
+def test_the_archive_holds_the_tar_stream_tarfile_writes(tmp_path: Path) -> None:
+    write_sample(tmp_path / "bundle")
+    root = tmp_path / "bundle"
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    every = sorted((str(p.relative_to(root)) for p in root.rglob("*")),
+                   key=lambda name: tuple(name.split("/")))
+    out = io.BytesIO()
+    archive_module.write_archive(root, files, out)
+    stream = zstandard.ZstdDecompressor().decompressobj().decompress(out.getvalue())
+    assert stream == _tarfile_stream(root, every)

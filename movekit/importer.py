@@ -66,11 +66,9 @@ def load_verified(path: Path, expect_digest: str | None = None) -> Bundle:
 def plan_import(client: KubeClient, bundle: Bundle, options: PlanOptions) -> Plan:
     """Read the target (never writing) and classify every object of the bundle."""
     facts = target_facts(client, bundle.entries, options)
-    providers = [Provider(name=str(p["name"]), namespace=str(p.get("namespace", "")),
-                          type=str(p.get("type", "")), version=str(p.get("version", "")))
-                 for p in bundle.manifest.get("providers") or []]
-    crds = {GroupKind(k["group"], k["kind"]): str(k["crd"])
-            for k in bundle.manifest.get("kinds") or [] if k.get("crd")}
+    providers = [Provider(name=p.name, namespace=p.namespace, type=p.type, version=p.version)
+                 for p in bundle.providers]
+    crds = {GroupKind(k.group, k.kind): k.crd_name for k in bundle.kinds if k.crd_name}
     plan = make_plan(bundle.digest, bundle.entries, providers, facts, options, crds)
     if options.namespace_map:
         unknown = sorted({f"{e.ref.kind}.{e.ref.group}" for e in bundle.entries
@@ -108,8 +106,9 @@ def namespace_facts(bundle: Bundle, namespace_map: Mapping[str, str]) -> dict[st
     """Labels and annotations of each namespace to create, by target name: from the manifest,
     else from a Namespace object the bundle carries."""
     facts: dict[str, Any] = {
-        namespace_map.get(str(ns["name"]), str(ns["name"])): ns
-        for ns in bundle.manifest.get("namespaces") or []
+        namespace_map.get(ns.name, ns.name): {"name": ns.name, "labels": dict(ns.labels),
+                                              "annotations": dict(ns.annotations)}
+        for ns in bundle.namespaces
     }
     for entry in bundle.entries:
         name = namespace_map.get(entry.ref.name, entry.ref.name)

@@ -172,22 +172,21 @@ def _flags(node: Node) -> str:
 
 
 def inspect_tree(out: Console, bundle: Bundle) -> None:
-    manifest = bundle.manifest
     entries = bundle.entries
     waves = max((e.wave for e in entries), default=-1) + 1
     out.print(f"bundle {bundle.digest}")
-    out.print(f"from {manifest['source']['server']} at {manifest.get('createdAt', '?')}: "
+    out.print(f"from {bundle.source.server} at {bundle.parsed_manifest.created_at}: "
               f"{len(entries)} objects in {waves} waves")
     if bundle.parsed_manifest.encryption:
         out.print(describe(bundle.parsed_manifest.encryption), markup=False)
     out.print(_kind_counts(e.ref for e in entries))
     out.print(object_tree("objects (owners -> dependents)", _entry_nodes(entries)))
-    excluded = manifest.get("excluded") or []
+    excluded = bundle.excluded
     if excluded:
         out.print(f"{len(excluded)} object(s) left out:")
         for e in excluded:
-            where = f"{e['namespace']}/" if e.get("namespace") else ""
-            out.print(f"  {e['kind']}/{where}{e['name']}: {e['reason']}: {e['detail']}",
+            where = f"{e.ref.namespace}/" if e.ref.namespace else ""
+            out.print(f"  {e.ref.kind}/{where}{e.ref.name}: {e.reason}: {e.detail}",
                       markup=False)
 
 

@@ -57,18 +57,22 @@ CRD_API_VERSION = "apiextensions.k8s.io/v1"
 
 
 class Bundle:
-    """A verified bundle. ``manifest`` is the schema-valid manifest.json as read."""
+    """A verified bundle; ``parsed_manifest`` holds its manifest as typed records."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any], parsed: Manifest,
-                 files: Mapping[str, _Verified]) -> None:
+    def __init__(self, path: Path, parsed: Manifest, files: Mapping[str, _Verified]) -> None:
         self.path = path
-        self.manifest = manifest
         self.parsed_manifest = parsed
         self.entries: list[ObjectEntry] = list(parsed.objects)
         self._files = dict(files)
         self._by_ref = {entry.ref: entry for entry in self.entries}
         self._object_files = {entry.file for entry in self.entries}
         self._unseal: Callable[[ObjectEntry, dict[str, Any]], dict[str, Any]] | None = None
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """manifest.json as a JSON document (built afresh: the verified records are kept, not
+        the document they were read from, which is several times their size)."""
+        return self.parsed_manifest.to_json()
 
     @property
     def digest(self) -> str:
@@ -157,12 +161,12 @@ def read_bundle(path: Path | str) -> Bundle:
         else:
             # Never opened unless regular: opening a FIFO or a tape device would block.
             raise InvalidBundle(f"{path}: neither a bundle directory nor a .tar.zst archive")
-        doc, manifest, files = _verify(members)
+        manifest, files = _verify(members)
     except BundleDefect as defect:
         raise InvalidBundle(f"{path}: {defect.where}: {defect.problem}") from None
     except OSError as err:
         raise InvalidBundle(f"{path}: cannot be read ({err.strerror or err})") from None
-    return Bundle(path, doc, manifest, files)
+    return Bundle(path, manifest, files)
 
 
 def verify(path: Path | str) -> Bundle:
@@ -176,7 +180,9 @@ class _Members(Protocol):
     files: set[str]
     dirs: set[str]
 
-    def read(self, name: str, limit: int) -> bytes: ...
+    def read(self, name: str, limit: int) -> bytes:
+        """The bytes of file ``name``, at most ``limit``; each file is read once."""
+        ...
 
 
 class _ArchiveMembers:
@@ -189,7 +195,9 @@ class _ArchiveMembers:
         self.dirs = tree.dirs
 
     def read(self, name: str, limit: int) -> bytes:
-        return unpack_bytes(self._data[name])  # read_archive enforced the limits already
+        # read_archive enforced the limits already. Each member is read once, to be verified:
+        # what is verified is kept in another form, so the member's bytes can go.
+        return unpack_bytes(self._data.pop(name))
 
 
 class DirectoryMembers:
@@ -267,10 +275,10 @@ def _first(names: set[str]) -> str:
     return ordered[0] + more
 
 
-def _verify(members: _Members) -> tuple[dict[str, Any], Manifest, dict[str, _Verified]]:
+def _verify(members: _Members) -> tuple[Manifest, dict[str, _Verified]]:
     if MANIFEST_FILE not in members.files:
         raise BundleDefect(MANIFEST_FILE, "missing; this is not a movekit bundle")
-    doc, manifest = parse_manifest(members.read(MANIFEST_FILE, MAX_MANIFEST_BYTES))
+    manifest = parse_manifest(members.read(MANIFEST_FILE, MAX_MANIFEST_BYTES))[1]
     listed = manifest.files()
     missing = set(listed) - members.files
     if missing:
@@ -295,7 +303,7 @@ def _verify(members: _Members) -> tuple[dict[str, Any], Manifest, dict[str, _Ver
         _check_identity(obj, crd.file, CRD_API_VERSION,
                         ObjectRef("apiextensions.k8s.io", "CustomResourceDefinition", "", crd.name))
         files[crd.file] = _Verified(obj, string_keys, data)
-    return doc, manifest, files
+    return manifest, files
 
 
 def _checked_bytes(members: _Members, name: str, sha256: str) -> bytes:

@@ -136,6 +136,7 @@ def test_the_manifest_file_and_its_digest_are_canonical_json(tmp_path: Path) -> 
     assert doc["digest"] == written.digest
     assert written.digest == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
     assert written.to_json() == doc
+    assert read_bundle(tmp_path / "b").manifest == doc
 
 
 def test_the_creation_time_does_not_change_the_digest(tmp_path: Path) -> None:

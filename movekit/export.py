@@ -46,7 +46,7 @@ from movekit.pause import (
 from movekit.precheck import provisioning_problems
 from movekit.progress import Advance, ProgressLike, Reporter, reporter_of
 from movekit.refs import GroupKind, ObjectRef
-from movekit.sanitize import sanitize, sanitize_crd
+from movekit.sanitize import sanitize_crd, strip_server_fields
 
 LAYOUTS = ("bundle", "clusterctl")
 
@@ -222,12 +222,12 @@ def _write(
             report.task(f"writing {options.target}", len(graph.moved)) as advance:
         for ref in graph.moved:
             node = graph.nodes[ref]
-            obj = found.full(ref)
+            obj = found.full(ref)  # a fresh copy, decoded from JSON: ours to change
             if ref in paused_by_us:
                 obj = unpaused_copy(obj)
             kinds_used.add(ref.group_kind)
             try:
-                stored = sanitize(obj)
+                stored = strip_server_fields(obj)
                 writer.add_object(entry_for(node, ref in paused_by_us),
                                   sealer.seal(stored) if sealer is not None else stored)
             except ValueError as error:

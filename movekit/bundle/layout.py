@@ -241,10 +241,16 @@ _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _EMIT_RESOLVER = yaml.resolver.Resolver()
 _REPRESENTER = yaml.representer.SafeRepresenter()
-_PLAIN_IS_STR: dict[str, bool] = {}  # string -> written plain, is it read back as a string?
-_PLAIN_IS_STR_KEPT = 50_000
-# Keys and short values repeat from object to object; long values (certificates, data) do not,
-# and would only keep memory alive.
+# The emitter only reads events, so one event serves every occurrence of the same thing: the
+# start and end of every mapping and sequence, and each short string. Keys and short values
+# repeat from object to object; long values (certificates, data) do not, and would only keep
+# memory alive.
+_MAPPING_START = yaml.MappingStartEvent(None, _MAP_TAG, True, flow_style=False)
+_MAPPING_END = yaml.MappingEndEvent()
+_SEQUENCE_START = yaml.SequenceStartEvent(None, _SEQ_TAG, True, flow_style=False)
+_SEQUENCE_END = yaml.SequenceEndEvent()
+_STR_EVENTS: dict[str, yaml.ScalarEvent] = {}
+_STR_EVENTS_KEPT = 50_000
 _CACHED_LENGTH = 64
 
 
@@ -271,20 +277,20 @@ def _value_events(value: Any, depth: int, events: list[yaml.Event]) -> None:
     elif kind is dict:
         if depth >= MAX_YAML_DEPTH:
             raise ValueError(f"object nests deeper than {MAX_YAML_DEPTH} levels")
-        events.append(yaml.MappingStartEvent(None, _MAP_TAG, True, flow_style=False))
+        events.append(_MAPPING_START)
         for key in sorted(value):
             if type(key) is not str:
                 raise _NotPlainJson
             events.append(_str_event(key))
             _value_events(value[key], depth + 1, events)
-        events.append(yaml.MappingEndEvent())
+        events.append(_MAPPING_END)
     elif kind is list:
         if depth >= MAX_YAML_DEPTH:
             raise ValueError(f"object nests deeper than {MAX_YAML_DEPTH} levels")
-        events.append(yaml.SequenceStartEvent(None, _SEQ_TAG, True, flow_style=False))
+        events.append(_SEQUENCE_START)
         for item in value:
             _value_events(item, depth + 1, events)
-        events.append(yaml.SequenceEndEvent())
+        events.append(_SEQUENCE_END)
     elif kind is int or kind is float or kind is bool or value is None:
         node: Any = _REPRESENTER.represent_data(value)
         implicit = (_resolve(node.value, (True, False)) == node.tag,
@@ -295,17 +301,19 @@ def _value_events(value: Any, depth: int, events: list[yaml.Event]) -> None:
 
 
 def _str_event(value: str) -> yaml.ScalarEvent:
+    event = _STR_EVENTS.get(value)
+    if event is not None:
+        return event
     style: str | None = None
     if "\n" in value:
         style = "|"  # scripts and certificates stay readable; the emitter falls back if needed
     elif _AMBIGUOUS_PLAIN.match(value):
         style = "'"
-    plain = _PLAIN_IS_STR.get(value)
-    if plain is None:
-        plain = _resolve(value, (True, False)) == _STR_TAG
-        if len(value) <= _CACHED_LENGTH and len(_PLAIN_IS_STR) < _PLAIN_IS_STR_KEPT:
-            _PLAIN_IS_STR[value] = plain
-    return yaml.ScalarEvent(None, _STR_TAG, (plain, True), value, style=style)
+    plain = _resolve(value, (True, False)) == _STR_TAG
+    event = yaml.ScalarEvent(None, _STR_TAG, (plain, True), value, style=style)
+    if len(value) <= _CACHED_LENGTH and len(_STR_EVENTS) < _STR_EVENTS_KEPT:
+        _STR_EVENTS[value] = event
+    return event
 
 
 # --- reading YAML ---------------------------------------------------------------------------

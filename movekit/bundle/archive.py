@@ -13,7 +13,7 @@ import errno
 import os
 import stat
 import tarfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -65,9 +65,39 @@ def _open_regular(path: Path) -> BinaryIO:
         raise
 
 
+# A member's size and its bytes in pieces: how write_members reads what it archives.
+MemberReader = Callable[[str], tuple[int, Iterator[bytes]]]
+
+
 def write_archive(root: Path, files: Iterable[str], out: BinaryIO,
                   level: int = DEFAULT_LEVEL) -> None:
-    """Stream the files under ``root`` (relative paths) and their directories into ``out``.
+    """Stream the files under ``root`` (relative paths) and their directories into ``out``."""
+    write_members(files, directory_reader(root), out, level)
+
+
+def directory_reader(root: Path) -> MemberReader:
+    """Members read from files under ``root``, never following a link at the last step."""
+    def read(name: str) -> tuple[int, Iterator[bytes]]:
+        fd = os.open(root / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            size = os.fstat(fd).st_size
+        except BaseException:
+            os.close(fd)
+            raise
+        return size, _chunks_of(fd)
+    return read
+
+
+def _chunks_of(fd: int) -> Iterator[bytes]:
+    with os.fdopen(fd, "rb", buffering=0) as stream:
+        while chunk := stream.read(_COPY_CHUNK):
+            yield chunk
+
+
+def write_members(files: Iterable[str], read: MemberReader, out: BinaryIO,
+                  level: int = DEFAULT_LEVEL) -> None:
+    """Stream the ``files`` (paths inside the bundle, as ``read`` gives them) and their
+    directories into ``out`` as one zstd-compressed tar stream.
 
     The tar stream is what ``tarfile`` writes in PAX format for the same members, byte for byte
     (a test holds the two together), built here because tarfile's per-member Python costs more
@@ -90,25 +120,22 @@ def write_archive(root: Path, files: Iterable[str], out: BinaryIO,
                 zstd_out.write(header)
                 offset += len(header)
                 continue
-            fd = os.open(root / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            with os.fdopen(fd, "rb", buffering=0) as member:
-                size = os.fstat(fd).st_size
-                padding = bytes(-size % tarfile.BLOCKSIZE)
-                header = member_header(name, size)
-                if size <= _COPY_CHUNK:  # nearly every member: one write
-                    data = member.read(size)
-                    zstd_out.write(header + data + padding)
-                    copied = len(data)
-                else:  # the manifest of a large bundle: never whole in memory twice
-                    zstd_out.write(header)
-                    copied = 0
-                    while copied < size and (chunk := member.read(min(_COPY_CHUNK,
-                                                                     size - copied))):
-                        zstd_out.write(chunk)
-                        copied += len(chunk)
-                    zstd_out.write(padding)
+            size, chunks = read(name)
+            header = member_header(name, size)
+            padding = bytes(-size % tarfile.BLOCKSIZE)
+            if size <= _COPY_CHUNK:  # nearly every member: one write
+                data = b"".join(chunks)
+                zstd_out.write(header + data + padding)
+                copied = len(data)
+            else:  # the manifest of a large bundle: never whole in memory twice
+                zstd_out.write(header)
+                copied = 0
+                for chunk in chunks:
+                    zstd_out.write(chunk)
+                    copied += len(chunk)
+                zstd_out.write(padding)
             if copied != size:
-                raise OSError(f"{root / name}: changed size while it was archived")
+                raise OSError(f"{name}: changed size while it was archived")
             offset += len(header) + size + len(padding)
         # The end-of-archive marker, then zeros up to a whole record, as tarfile closes a stream.
         offset += 2 * tarfile.BLOCKSIZE

@@ -1,9 +1,10 @@
 """Writing a bundle, as a directory or a ``.tar.zst``, so that a reader never sees half of one.
 
-Every file is first written into a private staging directory next to the target; the manifest
-goes in last. Only then is the result published: the staging directory is renamed into place
-(an earlier bundle there is renamed away first, then removed, so no stale file survives), or
-streamed into ``FILE.tmp`` which is renamed over ``FILE``. Files are 0600 and directories 0700
+Every file is first written into a private staging directory next to the target (for an
+archive, appended to one spool file there); the manifest goes in last. Only then is the result
+published: the staging directory is renamed into place (an earlier bundle there is renamed away
+first, then removed, so no stale file survives), or the spooled members are streamed into
+``FILE.tmp`` which is renamed over ``FILE``. Files are 0600 and directories 0700
 whatever the umask: a bundle carries kubeconfigs and CA keys.
 
 Object files are not fsync'ed one by one (that would cost seconds per thousand objects); a file
@@ -19,14 +20,14 @@ import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, Literal
 
 from movekit import __version__
-from movekit.bundle.archive import DEFAULT_LEVEL, ZSTD_MAGIC, write_archive
+from movekit.bundle.archive import DEFAULT_LEVEL, ZSTD_MAGIC, MemberReader, write_members
 from movekit.bundle.layout import (
     CRDS_DIR,
     MANIFEST_FILE,
@@ -166,6 +167,11 @@ class BundleWriter:
                                               dir=parent))
         os.chmod(self._staging, 0o700)
         self._dirs: set[str] = set()
+        # An archive's members are appended to one private spool file rather than created as
+        # thousands of files: they are read back, in order, only to be archived.
+        self._spool: BinaryIO | None = (open_private_file(self._staging / _SPOOL_FILE)
+                                        if self.archive else None)
+        self._spooled: dict[str, tuple[int, int]] = {}  # member -> (offset, size) in the spool
         self._entries: dict[ObjectRef, ObjectEntry] = {}
         self._crds: dict[str, CrdEntry] = {}
         self._finished = False
@@ -244,6 +250,11 @@ class BundleWriter:
     def abort(self) -> None:
         """Remove everything written so far; the target is left as it was."""
         self._finished = True
+        self._remove_staging()
+
+    def _remove_staging(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
         shutil.rmtree(self._staging, ignore_errors=True)
 
     def _check_open(self) -> None:
@@ -258,34 +269,42 @@ class BundleWriter:
         return MAX_MANIFEST_BYTES if path == MANIFEST_FILE else MAX_MEMBER_BYTES
 
     def _write_chunks(self, path: str, chunks: Iterable[bytes], what: str) -> str:
-        """Write ``chunks`` to ``path`` in the staging directory; returns the file's sha256."""
-        limit = self._limit(path)
-        for directory in parent_dirs(path):
-            if directory not in self._dirs:
-                create_private_dir(self._staging / directory)
-                self._dirs.add(directory)
+        """Write ``chunks`` as the member ``path``; returns its sha256."""
+        if self._spool is not None:
+            if path in self._spooled:
+                raise ValueError(f"{what}: {path} was written twice")
+            start = self._spool.tell()
+            try:
+                digest, size = _copy(chunks, self._spool, self._limit(path), what)
+            except BaseException:
+                self._spool.seek(start)
+                self._spool.truncate()
+                raise
+            self._spooled[path] = (start, size)
+            return digest
+        created = [directory for directory in parent_dirs(path) if directory not in self._dirs]
+        for directory in created:
+            create_private_dir(self._staging / directory)
+            self._dirs.add(directory)
+        opened = False
         try:
-            out = open_private_file(self._staging / path)
-        except FileExistsError:
-            # Only on a case-insensitive file system: two names differing in case collide.
-            raise ValueError(f"{what}: {path} collides with another file of the bundle") from None
-        digest = hashlib.sha256()
-        size = 0
-        with out:
-            for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    out.close()
-                    (self._staging / path).unlink()
-                    raise ValueError(f"{what}: {size} bytes or more is over the {limit} byte "
-                                     "limit that readers enforce")
-                digest.update(chunk)
-                out.write(chunk)
-        return digest.hexdigest()
-
-    def _files(self) -> list[str]:
-        return [MANIFEST_FILE, *(e.file for e in self._entries.values()),
-                *(c.file for c in self._crds.values())]
+            try:
+                out = open_private_file(self._staging / path)
+            except FileExistsError:
+                # Only on a case-insensitive file system: two names differing in case collide.
+                raise ValueError(f"{what}: {path} collides with another file of the bundle"
+                                 ) from None
+            opened = True
+            with out:
+                return _copy(chunks, out, self._limit(path), what)[0]
+        except BaseException:
+            # A refused file leaves no trace: a reader refuses a directory no file uses.
+            if opened:
+                (self._staging / path).unlink()
+            for directory in reversed(created):
+                os.rmdir(self._staging / directory)
+                self._dirs.discard(directory)
+            raise
 
     def _publish_directory(self) -> None:
         target = self.target
@@ -306,19 +325,60 @@ class BundleWriter:
         _fsync_dir(target.parent)
 
     def _publish_archive(self) -> None:
+        assert self._spool is not None
+        self._spool.flush()
+        spool = os.open(self._staging / _SPOOL_FILE, os.O_RDONLY | os.O_CLOEXEC)
         partial = self.target.with_name(self.target.name + ".tmp")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600)
         try:
-            with os.fdopen(fd, "wb") as out:
-                os.fchmod(fd, 0o600)
-                write_archive(self._staging, self._files(), out, self.compression_level)
-                out.flush()
-                os.fsync(fd)
-            _archive_target(self.target)
-            os.replace(partial, self.target)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o600)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    os.fchmod(fd, 0o600)
+                    write_members(self._spooled, self._spool_reader(spool), out,
+                                  self.compression_level)
+                    out.flush()
+                    os.fsync(fd)
+                _archive_target(self.target)
+                os.replace(partial, self.target)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+        finally:
+            os.close(spool)
         _fsync_dir(self.target.parent)
-        shutil.rmtree(self._staging, ignore_errors=True)
+        self._remove_staging()
+
+    def _spool_reader(self, spool: int) -> MemberReader:
+        def read(name: str) -> tuple[int, Iterator[bytes]]:
+            start, size = self._spooled[name]
+            return size, _spooled_chunks(spool, start, size)
+        return read
+
+
+_SPOOL_FILE = "members"
+_CHUNK = 1 << 20
+
+
+def _spooled_chunks(fd: int, start: int, size: int) -> Iterator[bytes]:
+    done = 0
+    while done < size:
+        chunk = os.pread(fd, min(_CHUNK, size - done), start + done)
+        if not chunk:
+            return
+        yield chunk
+        done += len(chunk)
+
+
+def _copy(chunks: Iterable[bytes], out: BinaryIO, limit: int, what: str) -> tuple[str, int]:
+    """Write ``chunks`` to ``out``, refusing more than ``limit`` bytes; (sha256, size)."""
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise ValueError(f"{what}: {size} bytes or more is over the {limit} byte limit "
+                             "that readers enforce")
+        digest.update(chunk)
+        out.write(chunk)
+    return digest.hexdigest(), size

@@ -138,13 +138,21 @@ KINDS = [
 
 def write_sample(target: Path, archive: bool | None = None, *,
                  created_at: datetime = CREATED_AT, skip: Iterable[str] = (),
-                 server: str = "https://api.example:6443") -> Manifest:
-    """Write the sample bundle; ``skip`` names objects (by name) to leave out."""
+                 server: str = "https://api.example:6443",
+                 refused: set[str] | None = None) -> Manifest:
+    """Write the sample bundle; ``skip`` names objects (by name) to leave out. With ``refused``,
+    objects the writer refuses are left out too, and their names added to it."""
     skipped = set(skip)
     with BundleWriter(target, archive) as writer:
         for entry, obj in zip(entries(), live_objects(), strict=True):
-            if entry.ref.name not in skipped:
+            if entry.ref.name in skipped:
+                continue
+            try:
                 writer.add_object(entry, sanitize(obj))
+            except ValueError:
+                if refused is None:
+                    raise
+                refused.add(entry.ref.name)
         for definition in crds():
             writer.add_crd(sanitize_crd(definition))
         return writer.close(

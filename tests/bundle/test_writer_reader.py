@@ -22,6 +22,9 @@ from movekit.bundle import (
     Source,
     read_bundle,
 )
+from movekit.bundle import writer as writer_module
+from movekit.bundle.archive import write_archive
+from movekit.bundle.layout import dump_yaml
 from movekit.errors import UsageError
 from movekit.refs import ObjectRef
 from movekit.sanitize import sanitize
@@ -64,6 +67,31 @@ def test_directory_and_archive_hold_the_same_files_and_digest(tmp_path: Path) ->
     files = tree_files(tmp_path / "bundle")
     members = archive_members(tmp_path / "bundle.tar.zst")
     assert {name: data for name, (info, data) in members.items() if info.isfile()} == files
+    # The archive's members are spooled, not created as files; the bytes do not show it.
+    archived = io.BytesIO()
+    write_archive(tmp_path / "bundle", sorted(files), archived)
+    assert (tmp_path / "bundle.tar.zst").read_bytes() == archived.getvalue()
+
+
+@pytest.mark.parametrize("name", ["bundle", "bundle.tar.zst"])
+def test_an_oversize_file_is_refused_and_leaves_no_trace(
+        tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writer_module, "MAX_MEMBER_BYTES", 600)
+    large = {entry.ref.name for entry, obj in zip(entries(), live_objects(), strict=True)
+             if len(dump_yaml(sanitize(obj))) > 600}
+    assert large and len(large) < len(entries())
+    with pytest.raises(ValueError, match="over the 600 byte limit"):
+        write_sample(tmp_path / name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    # Refused half-way, an object leaves nothing behind in the bundle written after it.
+    refused: set[str] = set()
+    write_sample(tmp_path / name, refused=refused)
+    assert refused == large
+    write_sample(tmp_path / "expected", skip=large)
+    assert ({e.ref.name for e in read_bundle(tmp_path / name).entries}
+            == {e.ref.name for e in read_bundle(tmp_path / "expected").entries})
+    if name == "bundle":
+        assert tree_files(tmp_path / name) == tree_files(tmp_path / "expected")
 
 
 @pytest.mark.parametrize("name", ["bundle", "bundle.tar.zst"])

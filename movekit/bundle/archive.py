@@ -13,7 +13,7 @@ import errno
 import os
 import stat
 import tarfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -86,6 +86,25 @@ def directory_reader(root: Path) -> MemberReader:
             raise
         return size, _chunks_of(fd)
     return read
+
+
+def spool_reader(fd: int, spooled: Mapping[str, tuple[int, int]]) -> MemberReader:
+    """Members read from one file ``fd`` holding them one after another, each at the
+    ``(offset, size)`` that ``spooled`` gives for its name."""
+    def read(name: str) -> tuple[int, Iterator[bytes]]:
+        start, size = spooled[name]
+        return size, _spooled_chunks(fd, start, size)
+    return read
+
+
+def _spooled_chunks(fd: int, start: int, size: int) -> Iterator[bytes]:
+    done = 0
+    while done < size:
+        chunk = os.pread(fd, min(_COPY_CHUNK, size - done), start + done)
+        if not chunk:
+            return
+        yield chunk
+        done += len(chunk)
 
 
 def _chunks_of(fd: int) -> Iterator[bytes]:

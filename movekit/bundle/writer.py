@@ -20,14 +20,14 @@ import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, Literal
 
 from movekit import __version__
-from movekit.bundle.archive import DEFAULT_LEVEL, ZSTD_MAGIC, MemberReader, write_members
+from movekit.bundle.archive import DEFAULT_LEVEL, ZSTD_MAGIC, spool_reader, write_members
 from movekit.bundle.layout import (
     CRDS_DIR,
     MANIFEST_FILE,
@@ -262,6 +262,10 @@ class BundleWriter:
             raise RuntimeError("the bundle writer is closed")
 
     def _write(self, path: str, data: bytes, what: str) -> str:
+        limit = self._limit(path)
+        if len(data) > limit:
+            raise ValueError(f"{what}: {len(data)} bytes is over the {limit} byte limit "
+                             "that readers enforce")
         return self._write_chunks(path, (data,), what)
 
     @staticmethod
@@ -335,7 +339,7 @@ class BundleWriter:
             try:
                 with os.fdopen(fd, "wb") as out:
                     os.fchmod(fd, 0o600)
-                    write_members(self._spooled, self._spool_reader(spool), out,
+                    write_members(self._spooled, spool_reader(spool, self._spooled), out,
                                   self.compression_level)
                     out.flush()
                     os.fsync(fd)
@@ -349,25 +353,8 @@ class BundleWriter:
         _fsync_dir(self.target.parent)
         self._remove_staging()
 
-    def _spool_reader(self, spool: int) -> MemberReader:
-        def read(name: str) -> tuple[int, Iterator[bytes]]:
-            start, size = self._spooled[name]
-            return size, _spooled_chunks(spool, start, size)
-        return read
-
 
 _SPOOL_FILE = "members"
-_CHUNK = 1 << 20
-
-
-def _spooled_chunks(fd: int, start: int, size: int) -> Iterator[bytes]:
-    done = 0
-    while done < size:
-        chunk = os.pread(fd, min(_CHUNK, size - done), start + done)
-        if not chunk:
-            return
-        yield chunk
-        done += len(chunk)
 
 
 def _copy(chunks: Iterable[bytes], out: BinaryIO, limit: int, what: str) -> tuple[str, int]:

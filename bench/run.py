@@ -330,6 +330,17 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         peak = max(max(r["export"]["peak_rss_mb"], r["import"]["peak_rss_mb"]) for r in large)
         check(f"peak RSS for {GROWTH_TO:,} clusters < {MAX_PEAK_RSS_MB:g} MB (export, import)",
               peak < MAX_PEAK_RSS_MB, f"{peak:.0f} MB")
+    archive = results.get("archive")
+    if archive:
+        # The disk figure is a sequential write of the same bytes with fsync: what the archive's
+        # bytes would cost if compressing, hashing and parsing them were free.
+        disk = archive["disk_write_mb_per_second"]
+        write, verify = archive["write_mb_per_second"], archive["verify_mb_per_second"]
+        check(f"{archive['clusters']:,}-cluster .tar.zst written and verified at disk speed",
+              min(write, verify) >= disk,
+              f"write {write:,.0f} MB/s ({write / disk:.2f} of disk), verify {verify:,.0f} MB/s "
+              f"({verify / disk:.2f} of disk), disk {disk:,.0f} MB/s; ratio "
+              f"{archive['compression_ratio']}x")
     return checks
 
 

@@ -276,7 +276,10 @@ def manifest_bytes(manifest: Manifest) -> bytes:
 
 
 def manifest_chunks(manifest: Manifest) -> Iterator[bytes]:
-    """:func:`manifest_bytes` in pieces, one object entry at a time, for writing to a file."""
+    """:func:`manifest_bytes` in pieces, one object entry at a time, for writing to a file.
+
+    Entries are encoded here again rather than kept from hashing them: the digest comes first
+    in the file and needs every entry, and keeping them all encoded is what this avoids."""
     head = _to_json(dataclasses.replace(manifest, objects=()), manifest.digest)
     yield b"{\n"
     for position, key in enumerate(sorted(head)):

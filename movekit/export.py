@@ -73,6 +73,8 @@ class ExportOptions:
 @dataclass
 class ExportResult:
     graph: Graph
+    # What was read. Once a bundle is written it keeps the kinds, providers and whole objects,
+    # not the views decisions were made from (the graph holds those decisions).
     discovery: Discovery
     selection: Selection
     to_pause: list[ObjectRef]

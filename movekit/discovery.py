@@ -96,8 +96,8 @@ def view(obj: Mapping[str, Any]) -> dict[str, Any]:
         found["metadata"] = _project(obj["metadata"], _METADATA_READ)
         meta = found["metadata"]
         if isinstance(meta, dict):
-            if isinstance(meta.get("namespace"), str):
-                meta["namespace"] = sys.intern(meta["namespace"])
+            if "namespace" in meta:
+                meta["namespace"] = _interned(meta["namespace"])
             for owner in meta.get("ownerReferences") or ():
                 if isinstance(owner, dict):
                     for key in ("apiVersion", "kind"):

@@ -351,7 +351,7 @@ def _digest(doc: Mapping[str, Any], objects: Iterable[Any] | None = None) -> str
     return "sha256:" + hasher.hexdigest()
 
 
-def parse_manifest(data: bytes) -> tuple[dict[str, Any], Manifest]:
+def parse_manifest(data: bytes) -> Manifest:
     """The manifest of an untrusted bundle, checked; raises :class:`BundleDefect`."""
     text = decode_text(data, MANIFEST_FILE)
     try:
@@ -381,7 +381,7 @@ def parse_manifest(data: bytes) -> tuple[dict[str, Any], Manifest]:
     if recomputed != manifest.digest:
         raise BundleDefect(f"{MANIFEST_FILE} digest",
                            f"does not match the manifest (recomputed {recomputed})")
-    return doc, manifest
+    return manifest
 
 
 # JSON can spell half of a UTF-16 surrogate pair (\ud800), which is no Unicode character:

@@ -278,7 +278,7 @@ def _first(names: set[str]) -> str:
 def _verify(members: _Members) -> tuple[Manifest, dict[str, _Verified]]:
     if MANIFEST_FILE not in members.files:
         raise BundleDefect(MANIFEST_FILE, "missing; this is not a movekit bundle")
-    manifest = parse_manifest(members.read(MANIFEST_FILE, MAX_MANIFEST_BYTES))[1]
+    manifest = parse_manifest(members.read(MANIFEST_FILE, MAX_MANIFEST_BYTES))
     listed = manifest.files()
     missing = set(listed) - members.files
     if missing:

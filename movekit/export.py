@@ -177,7 +177,9 @@ def _build_checked(found: Discovery, selection: Selection) -> Graph:
         if missing:
             where = f"namespace {selection.namespace}" if selection.namespace else "the cluster"
             raise PrecheckFailed(f"no Cluster named {', '.join(missing)} in {where}")
-    if not graph.moved:
+    # Global objects move with whatever selection (clusterctl moves every global identity), so
+    # they alone do not make a namespace worth exporting.
+    if not any(ref.namespace and in_scope(ref, selection) for ref in graph.moved):
         where = (f"namespace {selection.namespace}" if selection.namespace
                  else "any namespace")
         raise PrecheckFailed(

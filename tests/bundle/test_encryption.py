@@ -28,7 +28,7 @@ from movekit.bundle.encryption import (
 )
 from movekit.errors import InvalidBundle, PrecheckFailed, UsageError
 from movekit.export import ExportOptions, export_bundle
-from movekit.fixtures.topologies import TOPOLOGIES, seed
+from movekit.fixtures.topologies import TOPOLOGIES
 from movekit.graph import Selection
 from movekit.importer import ImportOptions, import_bundle
 from movekit.refs import ObjectRef
@@ -45,9 +45,9 @@ from tests.bundle.bundle_samples import (
     tree_files,
 )
 from tests.bundle.bundle_samples import Selection as SampleSelection
+from tests.lanes import Env
 from tests.scenarios.checks import assert_target_holds_bundle
 from tests.scenarios.commands import movekit
-from tests.scenarios.conftest import Env
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SECRET_REF = ObjectRef("", "Secret", "prod", "c1-ca")
@@ -273,7 +273,7 @@ def _secrets(env: Env, namespace: str) -> dict[str, dict[str, Any]]:
 
 def _export_encrypted(src: Env, namespace: str, target: Path, recipient: str) -> None:
     topology = TOPOLOGIES["kcp-with-machines"]
-    seed(src.api, topology, namespace=namespace)
+    src.seed(topology, namespace=namespace)
     with src.client() as client:
         export_bundle(client, ExportOptions(
             selection=Selection(namespace=namespace, clusters=frozenset(topology.clusters)),
@@ -322,7 +322,7 @@ def test_import_without_the_right_identity_is_refused_before_any_request_to_the_
 def test_the_cli_encrypts_verifies_and_inspects_without_keys_and_imports_with_one(
     src: Env, dst: Env, namespace: str, tmp_path: Path, identity: Any, recipient: str
 ) -> None:
-    seed(src.api, TOPOLOGIES["cluster-alone"], namespace=namespace)
+    src.seed(TOPOLOGIES["cluster-alone"], namespace=namespace)
     key = _identity_file(tmp_path / "key.txt", identity)
     key_before = key.stat()
     bundle = tmp_path / "bundle"

@@ -21,7 +21,7 @@ from movekit.errors import PrecheckFailed
 from movekit.graph import Selection
 from movekit.kube import KubeClient
 from movekit.refs import ObjectRef
-from tests.scenarios.conftest import Env
+from tests.lanes import Env
 
 
 def config_map(namespace: str) -> dict[str, Any]:

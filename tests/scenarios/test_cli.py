@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from movekit.bundle import read_bundle
-from movekit.fixtures.topologies import TOPOLOGIES, seed
-from tests.scenarios.conftest import Env
+from movekit.fixtures.topologies import TOPOLOGIES
+from tests.lanes import Env
 
 
 def movekit(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -29,7 +29,7 @@ def _one_line_error(completed: subprocess.CompletedProcess[str]) -> str:
 def test_export_verify_inspect_import_through_the_cli(
     src: Env, dst: Env, namespace: str, tmp_path: Path
 ) -> None:
-    seed(src.api, TOPOLOGIES["kcp-with-machines"], namespace=namespace)
+    src.seed(TOPOLOGIES["kcp-with-machines"], namespace=namespace)
     bundle = tmp_path / "b.tar.zst"
 
     exported = movekit("export", "--kubeconfig", src.kubeconfig, "-n", namespace,
@@ -79,7 +79,7 @@ def test_bad_input_gets_one_line_and_its_exit_code(
 
 
 def test_an_unreachable_cluster_exits_5_naming_the_server(src: Env, tmp_path: Path) -> None:
-    sim = src.require_sim()
+    sim = src.require_sim("stops the API server mid-test")
     sim.write_kubeconfig(tmp_path / "gone.yaml")
     url = sim.url
     sim.stop()
@@ -93,7 +93,7 @@ def test_an_unreachable_cluster_exits_5_naming_the_server(src: Env, tmp_path: Pa
 def test_unprovisioned_clusters_exit_4_and_name_each(src: Env, namespace: str,
                                                      tmp_path: Path) -> None:
     topology = TOPOLOGIES["not-provisioned"]
-    seed(src.api, topology, namespace=namespace)
+    src.seed(topology, namespace=namespace)
     completed = movekit("export", "--kubeconfig", src.kubeconfig, "-n", namespace,
                         "--to-directory", tmp_path / "b")
     assert completed.returncode == 4
@@ -105,8 +105,8 @@ def test_unprovisioned_clusters_exit_4_and_name_each(src: Env, namespace: str,
 def test_a_denied_import_exits_7_and_a_rerun_resumes(
     src: Env, dst: Env, namespace: str, tmp_path: Path
 ) -> None:
-    sim = dst.require_sim()
-    seed(src.api, TOPOLOGIES["two-machines"], namespace=namespace)
+    sim = dst.require_sim("denies creates as an admission webhook would")
+    src.seed(TOPOLOGIES["two-machines"], namespace=namespace)
     assert movekit("export", "--kubeconfig", src.kubeconfig, "-n", namespace,
                    "--to-directory", tmp_path / "b").returncode == 0
     sim.controls.admission(lambda verb, obj: "not today" if obj.get("kind") == "Machine" else None)

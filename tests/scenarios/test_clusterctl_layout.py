@@ -26,13 +26,13 @@ from movekit.bundle.clusterctl import (
 )
 from movekit.errors import InvalidBundle, UsageError
 from movekit.export import ExportOptions, export_bundle
-from movekit.fixtures.topologies import TOPOLOGIES, seed
+from movekit.fixtures.topologies import TOPOLOGIES
 from movekit.graph import Selection
 from movekit.importer import ImportOptions, ImportResult, import_from_path
 from movekit.kube import KubeClient
 from movekit.refs import ObjectRef
+from tests.lanes import Env
 from tests.scenarios.checks import assert_target_holds_bundle, comparable
-from tests.scenarios.conftest import Env
 
 CLUSTER_UID = "5f0c5b2e-7c43-4a8e-9d6b-0b8e7b0c1a01"
 DOCKER_CLUSTER_UID = "5f0c5b2e-7c43-4a8e-9d6b-0b8e7b0c1a02"
@@ -304,7 +304,7 @@ def test_export_in_clusterctl_layout_round_trips_through_import(
     name: str, src: Env, dst: Env, namespace: str, tmp_path: Path
 ) -> None:
     topology = TOPOLOGIES[name]
-    seed(src.api, topology, namespace=namespace)
+    src.seed(topology, namespace=namespace)
     directory = tmp_path / "move"
     with src.client() as client:
         exported = export_bundle(client, ExportOptions(
@@ -347,7 +347,7 @@ def test_export_in_clusterctl_layout_round_trips_through_import(
 def test_the_cli_exports_in_clusterctl_layout_and_imports_it(
     layout: str, src: Env, dst: Env, namespace: str, tmp_path: Path
 ) -> None:
-    seed(src.api, TOPOLOGIES["two-machines"], namespace=namespace)
+    src.seed(TOPOLOGIES["two-machines"], namespace=namespace)
     directory = tmp_path / "move"
     flags = ["--clusterctl-layout"] if layout == "clusterctl" else []
 

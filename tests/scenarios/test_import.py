@@ -15,19 +15,19 @@ from movekit.apply import ApplyOptions
 from movekit.bundle import Bundle, read_bundle
 from movekit.errors import InvalidBundle, PartialFailure, PrecheckFailed
 from movekit.export import ExportOptions, export_bundle
-from movekit.fixtures.topologies import TOPOLOGIES, seed
+from movekit.fixtures.topologies import TOPOLOGIES
 from movekit.graph import Selection
 from movekit.importer import ImportOptions, ImportResult, import_bundle
 from movekit.plan import BUNDLE_ANNOTATION, PlanOptions
+from tests.lanes import Env
 from tests.scenarios.checks import assert_target_holds_bundle, target_objects
-from tests.scenarios.conftest import Env
 
 READY = sorted(name for name, t in TOPOLOGIES.items() if not t.expected.precheck_failures)
 
 
 def _exported(src: Env, topology: str, namespace: str, path: Path) -> Bundle:
     chosen = TOPOLOGIES[topology]
-    seed(src.api, chosen, namespace=namespace)
+    src.seed(chosen, namespace=namespace)
     with src.client() as client:
         export_bundle(client, ExportOptions(
             selection=Selection(namespace=namespace, clusters=frozenset(chosen.clusters)),
@@ -162,10 +162,13 @@ def test_providers_older_in_the_target_fail_the_plan_unless_skipped(
 
     _exported(src, "cluster-alone", namespace, tmp_path / "b")
     install_providers(dst.api, version="v1.0.0")  # older than the source's
-    with pytest.raises(PrecheckFailed, match="older than"):
-        _import(dst, tmp_path / "b")
-    result = _import(dst, tmp_path / "b", plan=PlanOptions(skip_provider_check=True))
-    assert any("--skip-provider-check" in w for w in result.plan.warnings)
+    try:
+        with pytest.raises(PrecheckFailed, match="older than"):
+            _import(dst, tmp_path / "b")
+        result = _import(dst, tmp_path / "b", plan=PlanOptions(skip_provider_check=True))
+        assert any("--skip-provider-check" in w for w in result.plan.warnings)
+    finally:
+        install_providers(dst.api)  # the inventory is the whole cluster's: put it back
 
 
 def test_namespace_map_moves_objects_and_rewrites_references(
@@ -189,7 +192,7 @@ def test_namespace_map_moves_objects_and_rewrites_references(
 def test_transient_errors_at_ten_percent_still_converge(
     src: Env, dst: Env, namespace: str, tmp_path: Path
 ) -> None:
-    sim = dst.require_sim()
+    sim = dst.require_sim("injects 429 and 500 answers")
     bundle = _exported(src, "machinedeployment", namespace, tmp_path / "b")
     sim.controls.error_kinds = ("429", "500")
     sim.controls.error_rate = 0.10
@@ -205,7 +208,7 @@ def test_transient_errors_at_ten_percent_still_converge(
 def test_webhook_denial_fails_fast_naming_the_object(
     src: Env, dst: Env, namespace: str, tmp_path: Path
 ) -> None:
-    sim = dst.require_sim()
+    sim = dst.require_sim("denies creates as an admission webhook would")
     bundle = _exported(src, "machinedeployment", namespace, tmp_path / "b")
     sim.controls.admission(
         lambda verb, obj: "machines are frozen" if obj.get("kind") == "Machine" else None)
@@ -227,7 +230,7 @@ def test_webhook_denial_fails_fast_naming_the_object(
 def test_failure_of_the_nth_create_then_rerun_converges(
     n: int, src: Env, dst: Env, namespace: str, tmp_path: Path
 ) -> None:
-    sim = dst.require_sim()
+    sim = dst.require_sim("fails the n-th create")
     bundle = _exported(src, "machinedeployment", namespace, tmp_path / "b")
     sim.controls.fail_nth_create(kind="Machine" if n == 1 else None, n=n, code=400)
 
@@ -248,7 +251,7 @@ def test_failure_of_the_nth_create_then_rerun_converges(
 def test_sigkill_of_the_importer_then_rerun_converges(
     kill_after_creates: int, src: Env, dst: Env, namespace: str, tmp_path: Path
 ) -> None:
-    sim = dst.require_sim()
+    sim = dst.require_sim("counts creates in the request log to kill the importer mid-wave")
     bundle = _exported(src, "machinedeployment", namespace, tmp_path / "b")
     sim.controls.latency_ms = 30.0
     creates_before = sim.request_count(verb="create")
@@ -282,7 +285,7 @@ def test_a_target_that_stops_answering_mid_import_is_a_resumable_partial_failure
 ) -> None:
     from movekit.kube import KubeClient, RetryPolicy
 
-    sim = dst.require_sim()
+    sim = dst.require_sim("takes the API server down after five creates")
     bundle = _exported(src, "machinedeployment", namespace, tmp_path / "b")
     creates = 0
 

@@ -29,8 +29,8 @@ import zstandard
 from kubernetes import client as k8s_client
 
 from movekit.fixtures.topologies import TOPOLOGIES, seed
+from tests.lanes import Env
 from tests.scenarios.commands import movekit
-from tests.scenarios.conftest import Env
 
 PLANTED = "mk-planted-crown-jewel-5d7a0c9e41b8f3a6"
 PLANTED_SECRET = "c1-ca"
@@ -275,7 +275,8 @@ def test_move_and_its_journal_never_hold_secret_values_or_credentials(session: S
 def test_failing_runs_never_show_secret_values_or_credentials(
     session: Session, tmp_path: Path
 ) -> None:
-    source, target = session.src.require_sim(), session.dst.require_sim()
+    why = "injects failures into both servers"
+    source, target = session.src.require_sim(why), session.dst.require_sim(why)
     work = session.work
     to_target = ("--kubeconfig", session.source_kubeconfig,
                  "--to-kubeconfig", session.target_kubeconfig)

@@ -39,8 +39,10 @@ def serve(
     error_rate: Annotated[float, typer.Option(
         help="Fraction of requests failed with 429, 500, 503 or a dropped connection.")] = 0.0,
     tls: Annotated[bool, typer.Option(help="Serve HTTPS with a generated CA.")] = False,
-    gc: Annotated[bool, typer.Option(help="Garbage-collect objects whose owners are gone.")]
-    = False,
+    gc: Annotated[bool, typer.Option(
+        help="Run the garbage collector, as a cluster's kube-controller-manager does: objects "
+             "whose owners are gone are deleted, Orphan and Foreground deletes finish.")]
+    = True,
     capi_crds: Annotated[bool, typer.Option(help="Install the Cluster API CRDs of the fixtures.")]
     = False,
     capi_providers: Annotated[bool, typer.Option(

@@ -3,11 +3,12 @@
 - CRD establishing (apiextensions-apiserver): serve a CRD's resource, set NamesAccepted and
   Established; on deletion, delete its objects, then drop the cleanup finalizer.
 - Namespace lifecycle (kube-controller-manager): new namespaces get the ``kube-root-ca.crt``
-  ConfigMap and the ``default`` ServiceAccount; a terminating namespace has its objects deleted
-  and disappears once it is empty.
+  ConfigMap (the ``root-ca-cert-publisher`` controller) and the ``default`` ServiceAccount (the
+  ``serviceaccount`` controller), each only while that controller is switched on; a terminating
+  namespace has its objects deleted and disappears once it is empty.
 - Garbage collector (kube-controller-manager, when switched on): an object whose owners are all
-  gone is deleted; dangling owner references next to live ones are removed; foreground and
-  orphan deletion are honoured.
+  gone is deleted; dangling owner references next to live ones are removed; it finishes Orphan
+  and Foreground deletes (the API server adds their finalizers whether or not it runs).
 
 They run asynchronously, in one thread, as on a real cluster: a client sees the CRD before it is
 Established and the namespace while it terminates.
@@ -38,10 +39,12 @@ CONTROLLER_MANAGER = "kube-controller-manager"
 
 
 class Lifecycle:
-    def __init__(self, store: Store, root_ca_pem: bytes, namespace_defaults: bool = True) -> None:
+    def __init__(self, store: Store, root_ca_pem: bytes, *, root_ca_publisher: bool = True,
+                 service_accounts: bool = True) -> None:
         self.store = store
         self.root_ca = root_ca_pem.decode()
-        self.namespace_defaults = namespace_defaults
+        self.root_ca_publisher = root_ca_publisher
+        self.service_accounts = service_accounts
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._idle = threading.Condition()
@@ -65,8 +68,12 @@ class Lifecycle:
                 lambda: self.store.tasks.unfinished_tasks == 0 and not self._busy, timeout)
 
     def gc_everything(self) -> None:
+        """What a garbage collector starting up does: look at every owned object, and finish
+        every Orphan and Foreground delete that waits for it."""
         for key in self.store.objects_with_owners():
             self.store.tasks.put(("gc-object", key))
+        for uid in self.store.awaiting_collector():
+            self.store.tasks.put(("gc-owner", uid))
 
     def _run(self) -> None:
         tasks = self.store.tasks
@@ -163,23 +170,24 @@ class Lifecycle:
     # ---------------------------------------------------------------- namespaces
 
     def _namespace_created(self, namespace: str) -> None:
-        if not self.namespace_defaults:
-            return
         ns = self.store.get("", "namespaces", "", namespace)
         if ns is None or ns["metadata"].get("deletionTimestamp"):
             return
-        for obj in (
-            {"apiVersion": "v1", "kind": "ConfigMap",
-             "metadata": {"name": "kube-root-ca.crt", "namespace": namespace,
-                          "annotations": {"kubernetes.io/description": (
-                              "Contains a CA bundle that can be used to verify the "
-                              "kube-apiserver when using internal endpoints such as the "
-                              "internal service IP or kubernetes.default.svc. No other usage "
-                              "is guaranteed across distributions of Kubernetes clusters.")}},
-             "data": {"ca.crt": self.root_ca}},
-            {"apiVersion": "v1", "kind": "ServiceAccount",
-             "metadata": {"name": "default", "namespace": namespace}},
-        ):
+        published: list[Json] = []
+        if self.root_ca_publisher:
+            published.append({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "kube-root-ca.crt", "namespace": namespace,
+                             "annotations": {"kubernetes.io/description": (
+                                 "Contains a CA bundle that can be used to verify the "
+                                 "kube-apiserver when using internal endpoints such as the "
+                                 "internal service IP or kubernetes.default.svc. No other usage "
+                                 "is guaranteed across distributions of Kubernetes clusters.")}},
+                "data": {"ca.crt": self.root_ca}})
+        if self.service_accounts:
+            published.append({"apiVersion": "v1", "kind": "ServiceAccount",
+                              "metadata": {"name": "default", "namespace": namespace}})
+        for obj in published:
             with contextlib.suppress(status.ApiError):  # exists, or the namespace terminates
                 self.store.create(obj, manager=CONTROLLER_MANAGER)
 
@@ -218,6 +226,8 @@ class Lifecycle:
         return "solid"
 
     def _collect(self, key: ObjKey) -> None:
+        """``attemptToDeleteItem``: an object with a live owner loses only its references to
+        gone owners and to owners deleting in the foreground; one without is deleted."""
         obj = self.store.find(key)
         if obj is None or obj["metadata"].get("deletionTimestamp"):
             return
@@ -226,12 +236,16 @@ class Lifecycle:
             return
         states = [self._owner_state(key, r) for r in refs]
         if "solid" not in states:
-            policy = "Foreground" if "waiting" in states else None
-            self._delete_quietly(key[0], key[1], key[2], key[3], policy)
+            # Foreground only for an object with dependents of its own; the object's own GC
+            # finalizer decides otherwise (a DELETE without a policy keeps it).
+            foreground = "waiting" in states and bool(
+                self.store.dependents_of(obj["metadata"]["uid"]))
+            self._delete_quietly(key[0], key[1], key[2], key[3],
+                                 "Foreground" if foreground else None)
             return
-        dangling = {r.get("uid") for r, s in zip(refs, states, strict=True) if s == "dangling"}
-        if dangling:
-            self._drop_owner_refs(key, dangling)
+        unowning = {r.get("uid") for r, s in zip(refs, states, strict=True) if s != "solid"}
+        if unowning:
+            self._drop_owner_refs(key, unowning)
 
     def _drop_owner_refs(self, key: ObjKey, uids: set[Any]) -> None:
         def drop(obj: Json) -> Json:
@@ -263,11 +277,7 @@ class Lifecycle:
         elif FOREGROUND_FINALIZER in finalizers:
             blocking = 0
             for key in dependents:
-                dependent = self.store.find(key)
-                if dependent is None:
-                    continue
-                if not dependent["metadata"].get("deletionTimestamp"):
-                    self._delete_quietly(key[0], key[1], key[2], key[3], "Foreground")
+                self._collect(key)
                 dependent = self.store.find(key)
                 if dependent is not None and any(
                         r.get("uid") == uid and r.get("blockOwnerDeletion")

@@ -41,7 +41,11 @@ NOT_SUPPORTED = "FieldValueNotSupported"
 TYPE_INVALID = "FieldValueTypeInvalid"
 TOO_LONG = "FieldValueTooLong"
 TOO_MANY = "FieldValueTooMany"
+FORBIDDEN = "FieldValueForbidden"
+DUPLICATE = "FieldValueDuplicate"
 _WORDS = {
+    FORBIDDEN: "Forbidden",
+    DUPLICATE: "Duplicate value",
     REQUIRED: "Required value",
     INVALID: "Invalid value",
     NOT_SUPPORTED: "Unsupported value",
@@ -49,7 +53,12 @@ _WORDS = {
     TOO_LONG: "Too long",
     TOO_MANY: "Too many",
 }
-_NO_VALUE: Any = object()
+NO_VALUE: Any = object()  # a field error that shows no value (``field.OmitValueType``)
+_NO_VALUE = NO_VALUE
+# Errors after which the apiserver does not run a schema's CEL rules (``hasBlockingErr``).
+_BLOCKING = frozenset({NOT_SUPPORTED, REQUIRED, TOO_LONG, TOO_MANY, TYPE_INVALID})
+RULES_NOT_CHECKED = ("some validation rules were not checked because the object was invalid; "
+                     "correct the existing errors to complete validation")
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,9 @@ class FieldError:
     def body(self) -> str:
         """``ErrorBody()``: the message without the field path (the cause's message)."""
         text = _WORDS[self.reason]
-        if self.reason not in (REQUIRED, TOO_LONG) and self.value is not _NO_VALUE:
+        if self.reason == DUPLICATE:
+            text += ": " + _duplicate_value(self.value)
+        elif self.reason not in (REQUIRED, TOO_LONG, FORBIDDEN) and self.value is not _NO_VALUE:
             text += ": " + _bad_value(self.value)
         if self.detail:
             text += ": " + self.detail
@@ -86,6 +97,13 @@ def _bad_value(value: Any) -> str:
     if isinstance(value, dict | list | str):
         return go_syntax(value)
     return go_value(value)
+
+
+def _duplicate_value(value: Any) -> str:
+    # A duplicate list-map key is shown as the JSON of its key fields, a set item as %v / %q.
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return go_quote(value) if isinstance(value, str) else go_value(value)
 
 
 def invalid_message(group_kind: str, name: str, errors: list[FieldError]) -> str:
@@ -306,6 +324,10 @@ def _validate(value: Any, schema: Schema, path: str) -> Iterator[FieldError]:
         return
     if types and not _type_ok(value, types):
         yield _type_error(name, ",".join(types), _json_type(value))
+        if schema.get("type") == "integer" and isinstance(value, float):
+            # The number validator's range check adds its own error, with no field path.
+            yield FieldError("<nil>", INVALID, "", "Checked value must be of type integer "
+                             f"(default format) in {_field_path(name)}")
     if isinstance(value, str):
         yield from _string(value, schema, name)
         yield from _format(value, schema, name)
@@ -325,14 +347,17 @@ def _type_error(name: str, expected: str, actual: str) -> FieldError:
 
 def _string(value: str, schema: Schema, name: str) -> Iterator[FieldError]:
     field_path = _field_path(name)
+    # kube-openapi's string validator stops at the first of its checks that fails.
     max_length = schema.get("maxLength")
     if isinstance(max_length, int) and len(value) > max_length:
         unit = "byte" if max_length == 1 else "bytes"
         yield FieldError(field_path, TOO_LONG, value, f"may not be more than {max_length} {unit}")
+        return
     min_length = schema.get("minLength")
     if isinstance(min_length, int) and len(value) < min_length:
         detail = f"{_in_body(name)} should be at least {min_length} chars long"
         yield FieldError(field_path, INVALID, value, detail)
+        return
     pattern = schema.get("pattern")
     if isinstance(pattern, str) and re.search(pattern, value) is None:
         yield FieldError(field_path, INVALID, value, f"{_in_body(name)} should match '{pattern}'")
@@ -446,12 +471,10 @@ def _object(value: dict[str, Any], schema: Schema, name: str) -> Iterator[FieldE
         noun = "item" if max_properties == 1 else "items"
         detail = f"must have at most {max_properties} {noun}"
         yield FieldError(field_path, TOO_MANY, len(value), detail)
-        return
     min_properties = schema.get("minProperties")
     if isinstance(min_properties, int) and len(value) < min_properties:
         detail = f"{_in_body(name)} should have at least {min_properties} properties"
-        yield FieldError(field_path, INVALID, min_properties, detail)
-        return
+        yield FieldError(field_path, INVALID, len(value), detail)
     properties: Mapping[str, Schema] = schema.get("properties") or {}
     additional = schema.get("additionalProperties")
     if isinstance(additional, Mapping):
@@ -465,3 +488,72 @@ def _object(value: dict[str, Any], schema: Schema, name: str) -> Iterator[FieldE
     for key in schema.get("required") or []:
         if key not in value:
             yield FieldError(_field_path(f"{name}.{key}"), REQUIRED)
+
+
+# --------------------------------------------------------------------------- list types
+
+
+def list_type_errors(obj: Mapping[str, Any], schema: Schema | None) -> list[FieldError]:
+    """``ValidateListSetsAndMaps``: a ``set`` list holds no item twice, a ``map`` list no key."""
+    if not schema:
+        return []
+    return list(_list_types(obj, schema, ""))
+
+
+def _list_types(value: Any, schema: Schema, path: str) -> Iterator[FieldError]:
+    if isinstance(value, dict):
+        properties: Mapping[str, Schema] = schema.get("properties") or {}
+        additional = schema.get("additionalProperties")
+        for key in sorted(value):
+            child = properties.get(key)
+            if child is None and isinstance(additional, Mapping):
+                child = additional
+            if child is not None:
+                yield from _list_types(value[key], child, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        list_type = schema.get("x-kubernetes-list-type")
+        keys = schema.get("x-kubernetes-list-map-keys") or []
+        seen: set[str] = set()
+        reported: set[str] = set()  # each repeated item is reported once, where it repeats
+        for index, item in enumerate(value):
+            if list_type == "set":
+                shown = item
+            elif list_type == "map" and isinstance(item, dict):
+                shown = {k: item[k] for k in keys if k in item}
+            else:
+                continue
+            identity = json.dumps(shown, sort_keys=True)
+            if identity in seen and identity not in reported:
+                yield FieldError(f"{path}[{index}]", DUPLICATE, shown)
+                reported.add(identity)
+            seen.add(identity)
+        items = schema.get("items")
+        if isinstance(items, Mapping):
+            for index, item in enumerate(value):
+                yield from _list_types(item, items, f"{path}[{index}]")
+
+
+# --------------------------------------------------------------------------- all of it
+
+
+def custom_resource_errors(obj: Mapping[str, Any], schema: Schema | None,
+                           old: Mapping[str, Any] | None = None, *, blocked: bool = False
+                           ) -> list[FieldError]:
+    """What the custom resource strategy's ``Validate`` reports from the schema: kube-openapi's
+    errors, the list-type invariants, then the CEL rules, which are not run (and a note says
+    so) once an error such as a wrong type or a missing field (``blocked``: one from outside
+    the schema, in metadata) makes them meaningless."""
+    from movekit.kubesim import cel  # cel builds on this module's FieldError
+
+    errors = validation_errors(obj, schema) + list_type_errors(obj, schema)
+    if not cel.has_rules(schema):
+        return errors
+    assert schema is not None
+    if blocked or any(e.reason in _BLOCKING for e in errors):
+        return [*errors, FieldError("<nil>", INVALID, None, RULES_NOT_CHECKED)]
+    return errors + cel.rule_errors(obj, schema, old)
+
+
+def blocks_rules(reason: str) -> bool:
+    """Whether an error of this cause type keeps the apiserver from running CEL rules."""
+    return reason in _BLOCKING

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from movekit.kubesim import fields, patch, protobuf, status, tables
+from movekit.kubesim import fields, gojson, patch, protobuf, status, tables
 from movekit.kubesim.controls import Controls, RequestRecord, Rule
 from movekit.kubesim.jsoncopy import clone
 from movekit.kubesim.registry import Registry, ResourceType, discovery_resources
@@ -44,6 +44,14 @@ KUBERNETES_VERSION = {
     "buildDate": "2026-04-22T00:00:00Z", "goVersion": "go1.25.0", "compiler": "gc",
     "platform": "linux/amd64",
 }
+# The groups a kube-apiserver serves itself: in any other group (a CRD's, or none) a path it
+# cannot route falls through to the plain-text "404 page not found" handler.
+APISERVER_GROUPS = frozenset({
+    "admissionregistration.k8s.io", "apiextensions.k8s.io", "apiregistration.k8s.io", "apps",
+    "authentication.k8s.io", "authorization.k8s.io", "autoscaling", "batch",
+    "certificates.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io",
+    "flowcontrol.apiserver.k8s.io", "networking.k8s.io", "node.k8s.io", "policy",
+    "rbac.authorization.k8s.io", "resource.k8s.io", "scheduling.k8s.io", "storage.k8s.io"})
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
@@ -195,6 +203,9 @@ class Api:
             rt = self.registry.served(route.group, route.version, route.plural)
             if rt is None:
                 self._faults(identity, discovery=False)
+                if route.group and route.group not in APISERVER_GROUPS:
+                    code = _page_not_found(h)
+                    return
                 raise status.not_found_path()
             verb = _verb(method, route, params)
             self._authorize(identity, verb, rt, route)
@@ -306,6 +317,8 @@ class Api:
         else:
             body = self._discovery(path.rstrip("/"), route)
         if body is None:
+            if not (path.startswith("/api/") or path.startswith("/apis/")):
+                return _page_not_found(h)  # the apiserver's NotFound handler answers in text
             raise status.not_found_path()
         h.send(200, body)
         return 200
@@ -441,14 +454,17 @@ class Api:
         if verb == "delete":
             assert route.name is not None
             options = _delete_options(h, body, params)
-            ctx.dry_run = ctx.dry_run or "All" in (options.get("dryRun") or [])
+            ctx.dry_run = "All" in (options.get("dryRun") or [])  # a body hides the query
             result = self.store.delete_object(rt, namespace, route.name, options, ctx)
+            code = 200
             if result.get("kind") != "Status":
                 result = at_version(result, rt, version)
-            return self._reply(h, 200, result, ctx)
+                # Only an explicit orphanDependents=false answers a pending delete with 202.
+                code = 202 if options.get("orphanDependents") is False else 200
+            return self._reply(h, code, result, ctx)
         if verb == "deletecollection":
             options = _delete_options(h, body, params)
-            ctx.dry_run = ctx.dry_run or "All" in (options.get("dryRun") or [])
+            ctx.dry_run = "All" in (options.get("dryRun") or [])  # a body hides the query
             listed = self.store.list_objects(rt, route.namespace, *self._selectors(rt, params))
             deleted = []
             for obj in listed.items:
@@ -569,13 +585,17 @@ class Api:
         if force is not None:
             raise status.invalid("meta.k8s.io", "PatchOptions", "", [
                 "force: Forbidden: may not be specified for non-apply patch"])
-        try:
-            document = json.loads(body or b"null")
-        except ValueError as err:
-            raise status.bad_request(f"error decoding patch: {err}") from None
         namespace = route.namespace or ""
         with self.store.lock():
+            # The object is read before the patch is decoded: a bad patch to a missing object
+            # is 404.
             live = self.store.get_object(rt, namespace, route.name)
+            try:
+                document = gojson.loads(body or b"null")
+            except (gojson.GoSyntaxError, gojson.GoRangeError) as err:
+                # The strategic merge patcher returns the decoder's error as it is.
+                prefix = "" if content_type == STRATEGIC_PATCH else "error decoding patch: "
+                raise status.bad_request(f"{prefix}{err}") from None
             current = clone(at_version(live, rt, route.version))
             try:
                 if content_type == JSON_PATCH:
@@ -731,6 +751,12 @@ class _YamlLoader(yaml.SafeLoader):
     pass
 
 
+def _page_not_found(h: Handler) -> int:
+    h.send(404, b"404 page not found\n",
+           "Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n")
+    return 404
+
+
 def _group_doc(group: str, versions: list[str]) -> Json:
     listed = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
     return {"name": group, "versions": listed, "preferredVersion": listed[0]}
@@ -802,20 +828,44 @@ def _decode_body(h: Handler, body: bytes, rt: ResourceType) -> Json:
         if not rt.builtin:
             raise status.unsupported_media_type(["application/json", "application/yaml"])
         return protobuf.decode(body, rt.kind)
-    try:
-        if content_type == "application/yaml":
+    unrecognized = (f"the object provided is unrecognized (must be of type {rt.kind}): "
+                    "couldn't get version/kind; json parse error: ")
+    if content_type == "application/yaml":
+        try:
             obj = yaml.load(body, Loader=_YamlLoader)
-        else:
-            obj = json.loads(body)
-    except (ValueError, yaml.YAMLError) as err:
-        raise status.bad_request(f"the object provided is unrecognized (must be of type "
-                                 f"{rt.kind}): couldn't get version/kind; json parse error: "
-                                 f"{err}") from None
+        except yaml.YAMLError as err:
+            raise status.bad_request(unrecognized + str(err)) from None
+        if not isinstance(obj, dict):
+            raise status.bad_request(unrecognized + "expected an object")
+        return obj
+    try:
+        obj = gojson.loads(body)
+    except gojson.GoSyntaxError as err:
+        raise status.bad_request(f"{unrecognized}{err} ({gojson.summarize(body)})") from None
+    except gojson.GoRangeError as err:
+        # Only the typed decode after apiVersion and kind were found meets the number.
+        raise status.bad_request(f"{rt.kind} in version {json.dumps(_body_version(body))} "
+                                 f"cannot be handled as a {rt.kind}: {err}") from None
+    if obj is None:
+        return {}  # Go decodes null into an empty object
     if not isinstance(obj, dict):
-        raise status.bad_request(f"the object provided is unrecognized (must be of type "
-                                 f"{rt.kind}): couldn't get version/kind; json parse error: "
-                                 "expected an object")
+        raise status.bad_request(
+            f"{unrecognized}json: cannot unmarshal {gojson.unmarshal_kind(obj)} into Go value "
+            f"of type {gojson.TYPE_META_STRUCT} ({gojson.summarize(body)})")
     return obj
+
+
+def _body_version(body: bytes) -> str:
+    """The version named by a body's apiVersion, read leniently (for an error message)."""
+    marker = b'"apiVersion"'
+    at = body.find(marker)
+    if at < 0:
+        return ""
+    rest = body[at + len(marker):].lstrip(b" \t\r\n:")
+    if not rest.startswith(b'"'):
+        return ""
+    api_version = rest[1:].split(b'"', 1)[0].decode(errors="replace")
+    return api_version.rpartition("/")[2]
 
 
 def _check_type_meta(obj: Json, rt: ResourceType, version: str, creating: bool) -> None:
@@ -835,6 +885,8 @@ def _check_type_meta(obj: Json, rt: ResourceType, version: str, creating: bool) 
 
 
 def _delete_options(h: Handler, body: bytes, params: dict[str, str]) -> Json:
+    """The DeleteOptions of a DELETE: from its body when it has one (the query is then
+    ignored, as the real handler does), else from the query."""
     options: Json = {}
     if _content_type(h) == protobuf.MEDIA_TYPE and body:
         options = protobuf.decode(body, "DeleteOptions")
@@ -845,15 +897,22 @@ def _delete_options(h: Handler, body: bytes, params: dict[str, str]) -> Json:
             raise status.bad_request(f"error decoding DeleteOptions: {err}") from None
         if isinstance(decoded, dict):
             options = decoded
-    if params.get("propagationPolicy"):
-        options["propagationPolicy"] = params["propagationPolicy"]
-    if params.get("dryRun"):
-        options["dryRun"] = [params["dryRun"]]
+    else:
+        if params.get("propagationPolicy"):
+            options["propagationPolicy"] = params["propagationPolicy"]
+        if params.get("orphanDependents") in ("true", "false"):
+            options["orphanDependents"] = params["orphanDependents"] == "true"
+        if params.get("dryRun"):
+            options["dryRun"] = [params["dryRun"]]
     policy = options.get("propagationPolicy")
     if policy is not None and policy not in ("Orphan", "Background", "Foreground"):
         raise status.invalid("meta.k8s.io", "DeleteOptions", "", [
             f'propagationPolicy: Unsupported value: "{policy}": supported values: "Foreground", '
             '"Background", "Orphan", "nil"'])
+    if policy is not None and options.get("orphanDependents") is not None:
+        raise status.invalid("meta.k8s.io", "DeleteOptions", "", [
+            f'propagationPolicy: Invalid value: "{policy}": orphanDependents and '
+            "deletionPropagation cannot be both set"])
     return options
 
 

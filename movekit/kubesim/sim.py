@@ -41,11 +41,13 @@ class KubeSim:
     """An API server on 127.0.0.1 that the ``kubernetes`` client and ``kubectl`` talk to.
 
     Nothing listens until ``start()``; ``with KubeSim() as sim:`` starts and stops it.
+    ``gc``: run the garbage collector, as every cluster's kube-controller-manager does (off, an
+    Orphan or Foreground delete leaves the object terminating, as on a bare kube-apiserver).
     """
 
-    def __init__(self, *, tls: bool = False, token: str | None = None, gc: bool = False,
+    def __init__(self, *, tls: bool = False, token: str | None = None, gc: bool = True,
                  port: int = 0, capi_controllers: bool = False, anonymous_auth: bool = False,
-                 namespace_defaults: bool = True) -> None:
+                 root_ca_publisher: bool = True, service_accounts: bool = True) -> None:
         self.tls = tls
         self.token = token or secrets.token_urlsafe(24)
         self.port = port
@@ -55,7 +57,11 @@ class KubeSim:
         self._tokens: dict[str, Identity] = {self.token: Identity(ADMIN_USER, None)}
         self.api = Api(self.store, self.registry, self.controls, self._tokens, anonymous_auth)
         self._certs = tls_certs.generate() if tls else _shared_certs()
-        self.lifecycle = Lifecycle(self.store, self._certs.ca_pem, namespace_defaults)
+        # A cluster's kube-controller-manager publishes these into every namespace; a bare
+        # kube-apiserver does not (switch both off to stand for one).
+        self.lifecycle = Lifecycle(self.store, self._certs.ca_pem,
+                                   root_ca_publisher=root_ca_publisher,
+                                   service_accounts=service_accounts)
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._scratch: str | None = None

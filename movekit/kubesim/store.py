@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from movekit.kubesim import fields, schema, status, validation
+from movekit.kubesim import fields, gojson, schema, status, validation
 from movekit.kubesim.controls import Controls
 from movekit.kubesim.jsoncopy import clone
 from movekit.kubesim.registry import CRD_GROUP, CRD_PLURAL, Registry, ResourceType
@@ -43,6 +43,7 @@ _OBJECT_META_FIELDS = frozenset({
     "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
     "annotations", "ownerReferences", "finalizers", "managedFields",
 })
+_STRING_META_FIELDS = ("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion")
 # Top-level fields of the built-in kinds; others are dropped on decode, as typed decoding does.
 _BUILTIN_FIELDS: dict[str, frozenset[str]] = {
     "Namespace": frozenset({"spec", "status"}),
@@ -236,6 +237,14 @@ class Store:
         with self._lock:
             return sorted({k for keys in self._dependents.values() for k in keys})
 
+    def awaiting_collector(self) -> builtins.list[str]:
+        """UIDs of the objects deleted with the orphan or foregroundDeletion finalizer."""
+        with self._lock:
+            return [obj["metadata"]["uid"] for bucket in self._objects.values()
+                    for obj in bucket.values() if obj["metadata"].get("deletionTimestamp")
+                    and {ORPHAN_FINALIZER, FOREGROUND_FINALIZER}
+                    & set(obj["metadata"].get("finalizers") or ())]
+
     # ---------------------------------------------------------------- reads
 
     def get_object(self, rt: ResourceType, namespace: str, name: str) -> Json:
@@ -304,6 +313,7 @@ class Store:
                 meta["name"] = prefix + "".join(random.choices(_NAME_ALPHABET,
                                                                k=_GENERATED_SUFFIX))
             name = str(meta.get("name") or "")
+            given_rv = meta.get("resourceVersion")
             for system_field in ("uid", "resourceVersion", "creationTimestamp", "selfLink",
                                  "deletionTimestamp", "deletionGracePeriodSeconds", "generation",
                                  "managedFields"):
@@ -311,7 +321,7 @@ class Store:
             self._prepare_create(rt, obj)
             errors: builtins.list[Any] = validation.metadata_errors(meta, rt.kind == "Namespace",
                                                            not rt.namespaced)
-            obj, kind_errors = self._kind_errors(rt, obj, None, version, ctx)
+            obj, kind_errors = self._kind_errors(rt, obj, None, version, ctx, errors)
             errors += kind_errors
             if errors:
                 raise status.invalid(rt.group, rt.kind, name, errors)
@@ -328,6 +338,10 @@ class Store:
                     status_subresource=rt.status_subresource)
             if not obj["metadata"]["managedFields"]:
                 del obj["metadata"]["managedFields"]
+            if applied is None and not ctx.dry_run and _parses_as_nonzero_rv(given_rv):
+                # The storage layer refuses it, after validation and before the name is taken.
+                raise status.ApiError(500, "", "resourceVersion should not be set on objects to "
+                                      "be created")
             bucket = self._bucket(rt.group, rt.plural)
             if (namespace, name) in bucket:
                 raise status.already_exists(rt.group, rt.plural, name)
@@ -352,6 +366,14 @@ class Store:
         if not isinstance(meta, dict):
             raise status.bad_request(f"{rt.kind} in version \"{version}\" cannot be handled as a "
                                      f"{rt.kind}: metadata must be an object")
+        # Typed decoding names the field from the object (built-ins) or from ObjectMeta (CRs).
+        meta_path = "ObjectMeta.metadata." if rt.builtin else "ObjectMeta."
+        for key in _STRING_META_FIELDS:
+            if meta.get(key) is not None and not isinstance(meta[key], str):
+                raise status.bad_request(
+                    f'{rt.kind} in version "{version}" cannot be handled as a {rt.kind}: '
+                    f"json: cannot unmarshal {gojson.unmarshal_kind(meta[key])} into Go "
+                    f"struct field {meta_path}{key} of type string")
         unknown_meta = [k for k in meta if k not in _OBJECT_META_FIELDS]
         for key in unknown_meta:
             del meta[key]
@@ -366,16 +388,17 @@ class Store:
         obj["apiVersion"] = rt.api_version(version)
         obj["kind"] = rt.kind
         if unknown:
-            self._unknown_fields(unknown, ctx)
+            self._unknown_fields(unknown, ctx, rt, version)
         return obj
 
     @staticmethod
-    def _unknown_fields(paths: builtins.list[str], ctx: WriteContext) -> None:
+    def _unknown_fields(paths: builtins.list[str], ctx: WriteContext, rt: ResourceType,
+                        version: str) -> None:
         if ctx.field_validation == "Strict":
-            if len(paths) == 1:
-                raise status.bad_request(f'strict decoding error: unknown field "{paths[0]}"')
-            raise status.bad_request("strict decoding error: " + ", ".join(
-                f'unknown field "{p}"' for p in paths))
+            # The decoder's error, wrapped as every decoding error of a body is.
+            raise status.bad_request(
+                f'{rt.kind} in version "{version}" cannot be handled as a {rt.kind}: strict '
+                "decoding error: " + ", ".join(f'unknown field "{p}"' for p in paths))
         if ctx.field_validation == "Warn":
             ctx.warnings.extend(f'unknown field "{p}"' for p in paths)
 
@@ -434,11 +457,14 @@ class Store:
                              "storedVersions": storage[:1]}
 
     def _kind_errors(self, rt: ResourceType, obj: Json, old: Json | None, version: str,
-                     ctx: WriteContext) -> tuple[Json, builtins.list[Any]]:
+                     ctx: WriteContext, prior: builtins.list[Any]
+                     ) -> tuple[Json, builtins.list[Any]]:
         """Strategy validation; custom resources are pruned, defaulted and schema-validated
-        first (so the object returned may be a new one)."""
+        first (so the object returned may be a new one). ``prior``: the metadata errors."""
         if not rt.builtin:
-            return self._custom_resource(rt, obj, version, ctx)
+            blocked = any(schema.blocks_rules(status.cause_of(e)["reason"]) for e in prior
+                          if isinstance(e, str))
+            return self._custom_resource(rt, obj, old, version, ctx, blocked)
         kind = rt.kind
         errors: builtins.list[Any] = []
         if kind in ("Secret", "ConfigMap"):
@@ -451,8 +477,8 @@ class Store:
             errors = [validation.required("spec.containers")]
         return obj, errors
 
-    def _custom_resource(self, rt: ResourceType, obj: Json, version: str,
-                         ctx: WriteContext) -> tuple[Json, builtins.list[Any]]:
+    def _custom_resource(self, rt: ResourceType, obj: Json, old: Json | None, version: str,
+                         ctx: WriteContext, blocked: bool) -> tuple[Json, builtins.list[Any]]:
         """Decoding of a custom resource: prune, drop non-nullable nulls, default, validate."""
         schema_of = rt.schemas.get(version) or {}
         if not schema_of:
@@ -460,11 +486,12 @@ class Store:
         pruned = schema.prune(obj, schema_of)
         dropped = _dropped_paths(obj, pruned)
         if dropped:
-            self._unknown_fields(dropped, ctx)
+            self._unknown_fields(dropped, ctx, rt, version)
         # ``pruned`` is a fresh copy: normalise it in place rather than copying it twice more.
         pruned = schema.apply_defaults(schema.prune_nulls(pruned, schema_of, copy=False),
                                        schema_of, copy=False)
-        return pruned, list(schema.validation_errors(pruned, schema_of))
+        return pruned, list(schema.custom_resource_errors(pruned, schema_of, old,
+                                                          blocked=blocked))
 
     # ---------------------------------------------------------------- update
 
@@ -491,7 +518,7 @@ class Store:
             given_rv = str(meta.get("resourceVersion") or "")
             if not given_rv and not rt.unconditional_update:
                 raise status.invalid(rt.group, rt.plural, name, [
-                    "metadata.resourceVersion: Invalid value: 0x0: must be specified for an "
+                    "metadata.resourceVersion: Invalid value: 0: must be specified for an "
                     "update"])
             if given_rv and given_rv != live["metadata"]["resourceVersion"]:
                 raise status.conflict(rt.group, rt.plural, name)
@@ -502,7 +529,7 @@ class Store:
                 errors = validation.metadata_errors(new["metadata"], rt.kind == "Namespace",
                                                     not rt.namespaced)
             if subresource != "status" or not rt.builtin:
-                new, kind_errors = self._kind_errors(rt, new, old, version, ctx)
+                new, kind_errors = self._kind_errors(rt, new, old, version, ctx, errors)
                 errors += kind_errors
             errors += _finalizer_errors(old, new)
             if errors:
@@ -592,15 +619,8 @@ class Store:
                 return self._delete_namespace(rt, live, ctx)
             if rt.kind == "CustomResourceDefinition" and rt.builtin:
                 return self._delete_crd(rt, live, ctx)
-            finalizers = list(meta.get("finalizers") or [])
-            policy = options.get("propagationPolicy")
-            if options.get("orphanDependents") is True:
-                policy = "Orphan"
-            if self.gc and not meta.get("deletionTimestamp"):
-                if policy == "Foreground" and FOREGROUND_FINALIZER not in finalizers:
-                    finalizers.append(FOREGROUND_FINALIZER)
-                elif policy == "Orphan" and ORPHAN_FINALIZER not in finalizers:
-                    finalizers.append(ORPHAN_FINALIZER)
+            # The apiserver adds these whether or not a garbage collector runs to remove them.
+            finalizers = _deletion_finalizers(list(meta.get("finalizers") or []), options)
             if finalizers:
                 if meta.get("deletionTimestamp") and finalizers == (meta.get("finalizers") or []):
                     return live
@@ -799,6 +819,26 @@ def _owner_uids(obj: Json) -> tuple[str, ...]:
     return tuple(sorted({str(r.get("uid")) for r in refs if isinstance(r, dict)}))
 
 
+def _deletion_finalizers(existing: list[str], options: Json) -> list[str]:
+    """``deletionFinalizersForGarbageCollection``: the finalizers a DELETE leaves.
+
+    An explicit ``orphanDependents`` or ``propagationPolicy`` decides (so a later DELETE may swap
+    or drop the finalizer an earlier one added); without one, a GC finalizer already there
+    stays. No kind kubesim serves orphans by default (only legacy extensions/apps betas did).
+    """
+    gc_finalizers = (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)
+    orphan_dependents = options.get("orphanDependents")
+    policy = options.get("propagationPolicy")
+    if orphan_dependents is not None:
+        wanted = ORPHAN_FINALIZER if orphan_dependents else None
+    elif policy in ("Orphan", "Foreground", "Background"):
+        wanted = {"Orphan": ORPHAN_FINALIZER, "Foreground": FOREGROUND_FINALIZER}.get(policy)
+    else:
+        wanted = next((f for f in existing if f in gc_finalizers), None)
+    finalizers = [f for f in existing if f not in gc_finalizers] + ([wanted] if wanted else [])
+    return existing if set(finalizers) == set(existing) else finalizers
+
+
 def _marked_deleting(live: Json, finalizers: list[str]) -> Json:
     """``markAsDeleting``: deletionTimestamp, a zero grace period, and a generation bump."""
     marked = clone(live)
@@ -843,6 +883,13 @@ def _merge_string_data(secret: Json) -> None:
             data[key] = base64.b64encode(str(value).encode()).decode()
 
 
+def _parses_as_nonzero_rv(value: Any) -> bool:
+    """Whether etcd3's versioner reads ``value`` as a resourceVersion (a uint64) other than 0."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        return False
+    return 0 < int(value) < 2**64
+
+
 def _data_errors(obj: Json, old: Json | None) -> list[str]:
     errors: list[str] = []
     kind = obj["kind"]
@@ -850,9 +897,13 @@ def _data_errors(obj: Json, old: Json | None) -> list[str]:
         data = obj.get(field_name)
         if data is None:
             continue
+        base64_field = kind == "Secret" or field_name == "binaryData"
+        go_type = "[]uint8" if base64_field else "string"
         if not isinstance(data, dict):
             raise status.bad_request(f'{kind} in version "v1" cannot be handled as a {kind}: '
-                                     f"{field_name} must be an object")
+                                     f"json: cannot unmarshal {gojson.unmarshal_kind(data)} into "
+                                     f"Go struct field {kind}.{field_name} of type "
+                                     f"map[string]{go_type}")
         for key, value in data.items():
             if not key or not set(key) <= _CONFIG_KEY_CHARS or key in (".", ".."):
                 errors.append(validation.invalid(
@@ -860,10 +911,11 @@ def _data_errors(obj: Json, old: Json | None) -> list[str]:
                     "a valid config key must consist of alphanumeric characters, '-', '_' or '.' "
                     "(e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation "
                     "is '[-._a-zA-Z0-9]+')"))
-            base64_field = kind == "Secret" or field_name == "binaryData"
             if not isinstance(value, str):
                 raise status.bad_request(f'{kind} in version "v1" cannot be handled as a {kind}: '
-                                         f"{field_name}[{key}] must be a string")
+                                         f"json: cannot unmarshal {gojson.unmarshal_kind(value)} "
+                                         f"into Go struct field {kind}.{field_name} of type "
+                                         f"{go_type}")
             if base64_field:
                 try:
                     base64.b64decode(value, validate=True)

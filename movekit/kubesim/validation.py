@@ -71,7 +71,9 @@ def label_name_errors(path: str, value: str) -> list[str]:
     if len(value) > 63:
         errors.append(invalid(path, value, "must be no more than 63 characters"))
     if not _LABEL_RE.match(value):
-        errors.append(invalid(path, value, LABEL_MESSAGE))
+        # A valid subdomain that is no label can only be so for its dots (length was checked).
+        dotted = _SUBDOMAIN_RE.match(value) is not None
+        errors.append(invalid(path, value, "must not contain dots" if dotted else LABEL_MESSAGE))
     return errors
 
 
@@ -117,7 +119,7 @@ def metadata_errors(meta: Json, name_is_label: bool, cluster_scoped: bool) -> li
             errors.append(invalid(f"metadata.labels.{key}", value, "must be a string"))
             continue
         if len(value) > 63:
-            errors.append(invalid("metadata.labels", value, "must be no more than 63 characters"))
+            errors.append(invalid("metadata.labels", value, "must be no more than 63 bytes"))
         if not _LABEL_VALUE_RE.match(value):
             errors.append(invalid("metadata.labels", value, LABEL_VALUE_MESSAGE))
     annotations = meta.get("annotations") or {}

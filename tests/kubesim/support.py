@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import urllib3
 from kubernetes import client
-
-from movekit.kubesim import KubeSim
 
 GROUP = "example.com"
 WIDGET_SCHEMA: dict[str, Any] = {
@@ -33,7 +31,7 @@ WIDGET_SCHEMA: dict[str, Any] = {
 
 
 def widget_crd(scope: str = "Namespaced", status: bool = True, kind: str = "Widget",
-               plural: str = "widgets") -> dict[str, Any]:
+               plural: str = "widgets", group: str = GROUP) -> dict[str, Any]:
     """A CRD serving v1 (storage) and v1beta1 of ``Widget``."""
     versions = []
     for name, storage in (("v1", True), ("v1beta1", False)):
@@ -45,8 +43,8 @@ def widget_crd(scope: str = "Namespaced", status: bool = True, kind: str = "Widg
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{GROUP}"},
-        "spec": {"group": GROUP, "scope": scope,
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {"group": group, "scope": scope,
                  "names": {"plural": plural, "singular": kind.lower(), "kind": kind,
                            "shortNames": [kind.lower()[:2]]},
                  "versions": versions},
@@ -54,11 +52,11 @@ def widget_crd(scope: str = "Namespaced", status: bool = True, kind: str = "Widg
 
 
 def widget(name: str, size: int = 1, namespace: str | None = "default",
-           **spec: Any) -> dict[str, Any]:
+           group: str = GROUP, **spec: Any) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name}
     if namespace:
         meta["namespace"] = namespace
-    return {"apiVersion": f"{GROUP}/v1", "kind": "Widget", "metadata": meta,
+    return {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": meta,
             "spec": {"size": size, **spec}}
 
 
@@ -82,10 +80,24 @@ def error_of(call: Callable[[], Any]) -> tuple[int, dict[str, Any], Any]:
     return err.status, json.loads(err.body), err.headers
 
 
-def raw(sim: KubeSim, method: str, path: str, body: Any = None,
+class Server(Protocol):
+    """What a request needs of a server: kubesim's ``KubeSim`` or envtest's ``ControlPlane``."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def ca_pem(self) -> bytes: ...
+
+    token: str
+
+
+def raw(sim: Server, method: str, path: str, body: Any = None,
         headers: dict[str, str] | None = None, token: str | None = None,
         ) -> tuple[int, Any, dict[str, str]]:
-    """One HTTP request to ``sim`` as any client sends it; status, decoded JSON body, headers."""
+    """One HTTP request to ``sim`` as any client sends it; status, decoded JSON body, headers.
+
+    A ``bytes`` body is sent as it is (so a test can send what ``json.dumps`` would not)."""
     all_headers = {"Accept": "application/json"}
     if token != "":
         all_headers["Authorization"] = f"Bearer {token or sim.token}"
@@ -94,7 +106,8 @@ def raw(sim: KubeSim, method: str, path: str, body: Any = None,
         encoded = body if isinstance(body, bytes) else json.dumps(body).encode()
         all_headers["Content-Type"] = "application/json"
     all_headers.update(headers or {})
-    pool = urllib3.PoolManager(ca_cert_data=sim.ca_pem.decode()) if sim.tls else _POOL
+    tls = sim.url.startswith("https:")
+    pool = urllib3.PoolManager(ca_cert_data=sim.ca_pem.decode()) if tls else _POOL
     response = pool.request(method, sim.url + path, body=encoded, headers=all_headers,
                             retries=False)
     text = response.data.decode()

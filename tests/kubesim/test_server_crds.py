@@ -1,4 +1,6 @@
-"""CustomResourceDefinitions: establishing, versions, scope, validation, pruning, deletion."""
+"""CustomResourceDefinitions: establishing, versions, scope, validation, pruning, deletion.
+
+Tests that take ``kube`` run against kubesim and against a real control plane alike."""
 
 from __future__ import annotations
 
@@ -8,15 +10,16 @@ from typing import Any
 from kubernetes import client
 
 from movekit.kubesim import KubeSim
+from tests.kubesim.conftest import Kube
 from tests.kubesim.support import GROUP, error_of, raw, wait_established, widget, widget_crd
 
 
-def test_a_new_crd_becomes_established_with_accepted_names(
-        ext: client.ApiextensionsV1Api) -> None:
-    created = ext.create_custom_resource_definition(widget_crd())
+def test_a_new_crd_becomes_established_with_accepted_names(kube: Kube) -> None:
+    group = f"{kube.unique('fresh')}.example.com"
+    created = kube.ext.create_custom_resource_definition(widget_crd(group=group))
     assert created.status.stored_versions == ["v1"]
-    wait_established(ext, f"widgets.{GROUP}")
-    crd = ext.read_custom_resource_definition(f"widgets.{GROUP}")
+    wait_established(kube.ext, f"widgets.{group}", timeout=30)
+    crd = kube.ext.read_custom_resource_definition(f"widgets.{group}")
     conditions = {c.type: (c.status, c.reason) for c in crd.status.conditions}
     assert conditions == {"NamesAccepted": ("True", "NoConflicts"),
                           "Established": ("True", "InitialNamesAccepted")}
@@ -25,29 +28,29 @@ def test_a_new_crd_becomes_established_with_accepted_names(
     assert crd.metadata.generation == 1
 
 
-def test_objects_are_served_at_every_version_relabelled_on_read(
-        custom: client.CustomObjectsApi, widgets: str) -> None:
-    custom.create_namespaced_custom_object(GROUP, "v1", "default", "widgets", widget("w"))
-    old = custom.get_namespaced_custom_object(GROUP, "v1beta1", "default", "widgets", "w")
+def test_objects_are_served_at_every_version_relabelled_on_read(kube: Kube) -> None:
+    kube.widgets()
+    kube.custom.create_namespaced_custom_object(GROUP, "v1", kube.ns, "widgets",
+                                                widget("w", namespace=kube.ns))
+    old = kube.custom.get_namespaced_custom_object(GROUP, "v1beta1", kube.ns, "widgets", "w")
     assert old["apiVersion"] == f"{GROUP}/v1beta1" and old["spec"] == {"size": 1}
-    listed = custom.list_namespaced_custom_object(GROUP, "v1beta1", "default", "widgets")
+    listed = kube.custom.list_namespaced_custom_object(GROUP, "v1beta1", kube.ns, "widgets")
     assert [i["apiVersion"] for i in listed["items"]] == [f"{GROUP}/v1beta1"]
 
 
-def test_cluster_scoped_kinds_have_no_namespace(sim: KubeSim, ext: client.ApiextensionsV1Api,
-                                                custom: client.CustomObjectsApi) -> None:
-    ext.create_custom_resource_definition(widget_crd(scope="Cluster"))
-    wait_established(ext, f"widgets.{GROUP}")
-    created = custom.create_cluster_custom_object(GROUP, "v1", "widgets",
-                                                  widget("global", namespace=None))
+def test_cluster_scoped_kinds_have_no_namespace(kube: Kube) -> None:
+    group = f"{kube.unique('global')}.example.com"
+    kube.install(widget_crd(scope="Cluster", group=group))
+    created = kube.custom.create_cluster_custom_object(
+        group, "v1", "widgets", widget("global", namespace=None, group=group))
     assert "namespace" not in created["metadata"]
-    assert raw(sim, "GET", f"/apis/{GROUP}/v1/namespaces/default/widgets/global")[0] == 404
+    assert kube.raw("GET", f"{kube.path(group=group)}/global")[0] == 404
 
 
-def test_crd_name_must_be_plural_dot_group(ext: client.ApiextensionsV1Api) -> None:
+def test_crd_name_must_be_plural_dot_group(kube: Kube) -> None:
     crd = widget_crd()
     crd["metadata"]["name"] = "gadgets.example.com"
-    code, body, _ = error_of(lambda: ext.create_custom_resource_definition(crd))
+    code, body, _ = error_of(lambda: kube.ext.create_custom_resource_definition(crd))
     assert (code, body["reason"]) == (422, "Invalid")
     assert body["message"] == (
         'CustomResourceDefinition.apiextensions.k8s.io "gadgets.example.com" is invalid: '
@@ -55,26 +58,26 @@ def test_crd_name_must_be_plural_dot_group(ext: client.ApiextensionsV1Api) -> No
         'spec.names.plural+"."+spec.group')
 
 
-def test_crd_needs_exactly_one_storage_version(ext: client.ApiextensionsV1Api) -> None:
-    crd = widget_crd()
+def test_crd_needs_exactly_one_storage_version(kube: Kube) -> None:
+    crd = widget_crd(group=f"{kube.unique('two')}.example.com")
     for version in crd["spec"]["versions"]:
         version["storage"] = True
-    code, body, _ = error_of(lambda: ext.create_custom_resource_definition(crd))
+    code, body, _ = error_of(lambda: kube.ext.create_custom_resource_definition(crd))
     assert code == 422
     assert "must have exactly one version marked as storage version" in body["message"]
 
 
-def test_kinds_are_not_served_before_their_crd_exists(sim: KubeSim) -> None:
-    code, _, _ = raw(sim, "GET", f"/apis/{GROUP}/v1/namespaces/default/widgets")
-    assert code == 404
+def test_kinds_are_not_served_before_their_crd_exists(kube: Kube) -> None:
+    group = f"{kube.unique('later')}.example.com"
+    assert kube.raw("GET", kube.path(group=group))[0] == 404
 
 
-def test_schema_violations_are_422_with_field_paths(custom: client.CustomObjectsApi,
-                                                    widgets: str) -> None:
-    bad: dict[str, Any] = widget("w")
+def test_schema_violations_are_422_with_field_paths(kube: Kube) -> None:
+    kube.widgets()
+    bad: dict[str, Any] = widget("w", namespace=kube.ns)
     bad["spec"] = {"size": "big", "color": "green"}
-    code, body, _ = error_of(lambda: custom.create_namespaced_custom_object(
-        GROUP, "v1", "default", "widgets", bad))
+    code, body, _ = error_of(lambda: kube.custom.create_namespaced_custom_object(
+        GROUP, "v1", kube.ns, "widgets", bad))
     assert (code, body["reason"]) == (422, "Invalid")
     assert body["details"]["kind"] == "Widget" and body["details"]["group"] == GROUP
     fields = {c["field"]: c["reason"] for c in body["details"]["causes"]}
@@ -83,30 +86,32 @@ def test_schema_violations_are_422_with_field_paths(custom: client.CustomObjects
     assert body["message"].startswith('Widget.example.com "w" is invalid: [')
 
 
-def test_required_fields_are_enforced(custom: client.CustomObjectsApi, widgets: str) -> None:
-    bad = widget("w")
+def test_required_fields_are_enforced(kube: Kube) -> None:
+    kube.widgets()
+    bad = widget("w", namespace=kube.ns)
     del bad["spec"]["size"]
-    code, body, _ = error_of(lambda: custom.create_namespaced_custom_object(
-        GROUP, "v1", "default", "widgets", bad))
-    assert code == 422 and "spec.size: Required value" in body["message"]
+    code, body, _ = error_of(lambda: kube.custom.create_namespaced_custom_object(
+        GROUP, "v1", kube.ns, "widgets", bad))
+    assert code == 422 and body["message"] == ('Widget.example.com "w" is invalid: spec.size: '
+                                               "Required value")
 
 
-def test_unknown_fields_are_pruned_with_a_warning_unless_preserved(
-        sim: KubeSim, widgets: str) -> None:
-    body = widget("w", junk=1, extra={"anything": {"goes": True}})
-    code, created, headers = raw(sim, "POST", f"/apis/{GROUP}/v1/namespaces/default/widgets",
-                                 body)
+def test_unknown_fields_are_pruned_with_a_warning_unless_preserved(kube: Kube) -> None:
+    kube.widgets()
+    body = widget("w", namespace=kube.ns, junk=1, extra={"anything": {"goes": True}})
+    code, created, headers = kube.raw("POST", kube.path(), body)
     assert code == 201
     assert created["spec"] == {"size": 1, "extra": {"anything": {"goes": True}}}
     assert 'unknown field \\"spec.junk\\"' in headers.get("Warning", "")
 
 
-def test_strict_field_validation_refuses_unknown_fields(sim: KubeSim, widgets: str) -> None:
-    code, body, _ = raw(sim, "POST",
-                        f"/apis/{GROUP}/v1/namespaces/default/widgets?fieldValidation=Strict",
-                        widget("w", junk=1))
+def test_strict_field_validation_refuses_unknown_fields(kube: Kube) -> None:
+    kube.widgets()
+    code, body, _ = kube.raw("POST", f"{kube.path()}?fieldValidation=Strict",
+                             widget("w", namespace=kube.ns, junk=1))
     assert (code, body["reason"]) == (400, "BadRequest")
-    assert body["message"] == 'strict decoding error: unknown field "spec.junk"'
+    assert body["message"] == ('Widget in version "v1" cannot be handled as a Widget: strict '
+                               'decoding error: unknown field "spec.junk"')
 
 
 def test_deleting_a_crd_removes_its_objects_and_stops_serving(

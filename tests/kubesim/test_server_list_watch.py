@@ -5,24 +5,26 @@ from __future__ import annotations
 from kubernetes import client, watch
 
 from movekit.kubesim import KubeSim
+from tests.kubesim.conftest import Kube
 from tests.kubesim.support import GROUP, raw, widget
 
 
-def _config_maps(core: client.CoreV1Api, labels: dict[str, dict[str, str]]) -> None:
+def _config_maps(kube: Kube, labels: dict[str, dict[str, str]]) -> None:
     for name, label in labels.items():
-        core.create_namespaced_config_map("default", {"metadata": {"name": name,
-                                                                   "labels": label}})
+        kube.core.create_namespaced_config_map(kube.ns, {"metadata": {"name": name,
+                                                                      "labels": label}})
 
 
 def _names(items: list[client.V1ConfigMap]) -> list[str]:
     return sorted(i.metadata.name for i in items if i.metadata.name != "kube-root-ca.crt")
 
 
-def test_label_selectors_support_every_operator(core: client.CoreV1Api) -> None:
-    _config_maps(core, {"a": {"tier": "web", "env": "prod"}, "b": {"tier": "db"}, "c": {}})
+def test_label_selectors_support_every_operator(kube: Kube) -> None:
+    _config_maps(kube, {"a": {"tier": "web", "env": "prod"}, "b": {"tier": "db"}, "c": {}})
 
     def select(selector: str) -> list[str]:
-        return _names(core.list_namespaced_config_map("default", label_selector=selector).items)
+        listed = kube.core.list_namespaced_config_map(kube.ns, label_selector=selector)
+        return _names(listed.items)
 
     assert select("tier=web") == ["a"]
     assert select("tier==db") == ["b"]
@@ -34,30 +36,32 @@ def test_label_selectors_support_every_operator(core: client.CoreV1Api) -> None:
     assert select("tier,!env") == ["b"]
 
 
-def test_field_selectors_on_name_and_namespace(core: client.CoreV1Api) -> None:
-    _config_maps(core, {"a": {}, "b": {}})
-    named = core.list_config_map_for_all_namespaces(field_selector="metadata.name=a")
-    assert [(i.metadata.namespace, i.metadata.name) for i in named.items] == [("default", "a")]
-    others = core.list_namespaced_config_map("default", field_selector="metadata.name!=a")
+def test_field_selectors_on_name_and_namespace(kube: Kube) -> None:
+    _config_maps(kube, {"a": {}, "b": {}})
+    named = kube.core.list_config_map_for_all_namespaces(field_selector="metadata.name=a")
+    # The real server is shared: other tests' namespaces may hold an "a" too.
+    assert {i.metadata.name for i in named.items} == {"a"}
+    assert [i.metadata.namespace for i in named.items].count(kube.ns) == 1
+    others = kube.core.list_namespaced_config_map(kube.ns, field_selector="metadata.name!=a")
     assert _names(others.items) == ["b"]
 
 
-def test_unsupported_field_selector_is_400(sim: KubeSim, widgets: str) -> None:
-    code, body, _ = raw(sim, "GET",
-                        f"/apis/{GROUP}/v1/namespaces/default/widgets?fieldSelector=spec.size%3D1")
+def test_unsupported_field_selector_is_400(kube: Kube) -> None:
+    kube.widgets()
+    code, body, _ = kube.raw("GET",
+                        f"{kube.path()}?fieldSelector=spec.size%3D1")
     assert (code, body["reason"]) == (400, "BadRequest")
     assert body["message"] == "field label not supported: spec.size"
 
 
-def test_paging_with_limit_and_continue_returns_every_item_once(
-        core: client.CoreV1Api, sim: KubeSim) -> None:
+def test_paging_with_limit_and_continue_returns_every_item_once(kube: Kube) -> None:
     for i in range(7):
-        core.create_namespaced_secret("default", {"metadata": {"name": f"s{i}"}})
+        kube.core.create_namespaced_secret(kube.ns, {"metadata": {"name": f"s{i}"}})
     names: list[str] = []
     token = None
     pages = 0
     while True:
-        page = core.list_namespaced_secret("default", limit=3, _continue=token)
+        page = kube.core.list_namespaced_secret(kube.ns, limit=3, _continue=token)
         names += [i.metadata.name for i in page.items]
         pages += 1
         token = page.metadata._continue
@@ -79,44 +83,47 @@ def test_invalid_continue_is_400_and_an_expired_one_410(sim: KubeSim,
     assert (code, body["reason"]) == (410, "Expired")
 
 
-def test_list_reports_the_current_resource_version_and_kind(
-        sim: KubeSim, custom: client.CustomObjectsApi, widgets: str) -> None:
-    created = custom.create_namespaced_custom_object(GROUP, "v1", "default", "widgets",
-                                                     widget("w"))
-    listed = custom.list_cluster_custom_object(GROUP, "v1", "widgets")
+def test_list_reports_the_current_resource_version_and_kind(kube: Kube) -> None:
+    kube.widgets()
+    created = kube.custom.create_namespaced_custom_object(GROUP, "v1", kube.ns, "widgets",
+                                                     widget("w", namespace=kube.ns))
+    listed = kube.custom.list_cluster_custom_object(GROUP, "v1", "widgets")
     assert listed["kind"] == "WidgetList" and listed["apiVersion"] == f"{GROUP}/v1"
     assert int(listed["metadata"]["resourceVersion"]) >= int(
         created["metadata"]["resourceVersion"])
     assert listed["items"][0]["kind"] == "Widget"
 
 
-def test_builtin_list_items_carry_no_type_meta(sim: KubeSim, core: client.CoreV1Api) -> None:
-    core.create_namespaced_secret("default", {"metadata": {"name": "s"}})
-    _, body, _ = raw(sim, "GET", "/api/v1/namespaces/default/secrets")
+def test_builtin_list_items_carry_no_type_meta(kube: Kube) -> None:
+    kube.core.create_namespaced_secret(kube.ns, {"metadata": {"name": "s"}})
+    _, body, _ = kube.raw("GET", f"/api/v1/namespaces/{kube.ns}/secrets")
     assert body["kind"] == "SecretList"
     assert "kind" not in body["items"][0] and "apiVersion" not in body["items"][0]
 
 
-def test_watch_streams_added_modified_deleted_from_a_resource_version(
-        custom: client.CustomObjectsApi, widgets: str) -> None:
-    listed = custom.list_namespaced_custom_object(GROUP, "v1", "default", "widgets")
-    custom.create_namespaced_custom_object(GROUP, "v1", "default", "widgets", widget("w"))
-    custom.patch_namespaced_custom_object(GROUP, "v1", "default", "widgets", "w",
+def test_watch_streams_added_modified_deleted_from_a_resource_version(kube: Kube) -> None:
+    kube.widgets()
+    listed = kube.custom.list_namespaced_custom_object(GROUP, "v1", kube.ns, "widgets")
+    kube.custom.create_namespaced_custom_object(
+        GROUP, "v1", kube.ns, "widgets", widget("w", namespace=kube.ns))
+    kube.custom.patch_namespaced_custom_object(GROUP, "v1", kube.ns, "widgets", "w",
                                           {"spec": {"size": 2}})
-    custom.delete_namespaced_custom_object(GROUP, "v1", "default", "widgets", "w")
+    kube.custom.delete_namespaced_custom_object(GROUP, "v1", kube.ns, "widgets", "w")
     events = list(watch.Watch().stream(
-        custom.list_namespaced_custom_object, GROUP, "v1", "default", "widgets",
+        kube.custom.list_namespaced_custom_object, GROUP, "v1", kube.ns, "widgets",
         resource_version=listed["metadata"]["resourceVersion"], timeout_seconds=1))
     assert [(e["type"], e["object"]["spec"]["size"]) for e in events] == [
         ("ADDED", 1), ("MODIFIED", 2), ("DELETED", 2)]
 
 
-def test_watch_without_resource_version_starts_with_the_current_objects(
-        core: client.CoreV1Api) -> None:
-    core.create_namespaced_secret("default", {"metadata": {"name": "s", "labels": {"a": "b"}}})
-    events = list(watch.Watch().stream(core.list_namespaced_secret, "default",
-                                       label_selector="a=b", timeout_seconds=1))
-    assert [(e["type"], e["object"].metadata.name) for e in events] == [("ADDED", "s")]
+def test_watch_without_resource_version_starts_with_the_current_objects(kube: Kube) -> None:
+    kube.core.create_namespaced_secret(kube.ns, {"metadata": {"name": "s", "labels": {"a": "b"}}})
+    # One watch request, read to its end: the client's Watch would resume it with its own
+    # resourceVersion bookkeeping, which is the client's behaviour, not the server's.
+    code, event, _ = kube.raw("GET", f"/api/v1/namespaces/{kube.ns}/secrets?watch=1"
+                              "&labelSelector=a%3Db&timeoutSeconds=1")
+    assert code == 200
+    assert (event["type"], event["object"]["metadata"]["name"]) == ("ADDED", "s")
 
 
 def test_watch_from_a_compacted_resource_version_reports_410_expired(sim: KubeSim) -> None:

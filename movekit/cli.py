@@ -22,6 +22,7 @@ from movekit.export import ExportOptions, export_bundle
 from movekit.graph import Selection
 from movekit.importer import ImportOptions, import_from_path
 from movekit.kube import DEFAULT_BURST, DEFAULT_QPS, KubeClient
+from movekit.move import DEFAULT_RETIRE_TIMEOUT
 from movekit.plan import CONFLICT_POLICIES, PlanOptions
 from movekit.progress import QUIET, ConsoleReporter
 from movekit.refs import GroupKind
@@ -42,6 +43,9 @@ Context = Annotated[str | None, typer.Option(
 Qps = Annotated[float, typer.Option(
     "--qps", help="Client-side request rate limit per second (0: no limit).")]
 Burst = Annotated[int, typer.Option("--burst", help="Requests allowed above --qps in a burst.")]
+RetireTimeout = Annotated[float, typer.Option(
+    help="Seconds to wait for retired objects to leave the source (the garbage collector "
+         "finishes their deletion) before giving up with exit code 7; running again continues.")]
 BundleDirectory = Annotated[Path | None, typer.Option(help="The bundle, as a directory.")]
 BundleArchive = Annotated[Path | None, typer.Option(help="The bundle, as a .tar.zst file.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Show only the result and errors.")]
@@ -240,6 +244,7 @@ def move_(
         help=f"Objects already in the target and not from this move: {', '.join(CONFLICT_POLICIES)}.")] = "fail",
     block_move_timeout: Annotated[float, typer.Option(
         help="Seconds to wait for clusterctl.cluster.x-k8s.io/block-move to clear.")] = 300.0,
+    retire_timeout: RetireTimeout = DEFAULT_RETIRE_TIMEOUT,
     workers: Annotated[int, typer.Option(help="Objects created concurrently within a wave.")] = DEFAULT_WORKERS,
     qps: Qps = DEFAULT_QPS,
     burst: Burst = DEFAULT_BURST,
@@ -277,7 +282,8 @@ def move_(
                 return
             retired = _resumable(record.path, lambda: resume(record, src, dst, MoveOptions(
                 selection=Selection(namespace=None), workers=workers, conflict=conflict,
-                block_move_timeout=block_move_timeout, force=force), say))
+                block_move_timeout=block_move_timeout, retire_timeout=retire_timeout,
+                force=force), say))
         _emit(output, render.move_json(record, retired),
               lambda: render.move_summary(out, record, retired))
         return
@@ -291,7 +297,7 @@ def move_(
     options = MoveOptions(
         selection=selection, journal=journal, dry_run=dry_run, force=force,
         rollback_on_failure=not no_rollback, block_move_timeout=block_move_timeout,
-        workers=workers, conflict=conflict,
+        retire_timeout=retire_timeout, workers=workers, conflict=conflict,
     )
     if conflict not in CONFLICT_POLICIES:
         raise UsageError(f"--conflict must be one of {', '.join(CONFLICT_POLICIES)}")
@@ -317,6 +323,7 @@ def retire(
     from_archive: BundleArchive = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
+    retire_timeout: RetireTimeout = DEFAULT_RETIRE_TIMEOUT,
     output: Output = "text",
     quiet: Quiet = False,
     verbose: Verbose = 0,
@@ -327,7 +334,8 @@ def retire(
     _output(output)
     bundle = read_bundle(_bundle_path(from_directory, from_archive, "from")[0])
     with KubeClient(kubeconfig, context) as src:
-        result = retire_source(src, bundle.entries, _progress(quiet, verbose, output))
+        result = retire_source(src, bundle.entries, _progress(quiet, verbose, output),
+                               timeout=retire_timeout)
     _emit(output, render.retire_json(result), lambda: out.print(
         f"deleted {len(result.deleted)}, already gone {len(result.already_gone)}, "
         f"kept {len(result.kept)} (global or shared), left alone {len(result.recreated)} "

@@ -150,6 +150,8 @@ class KubeClient:
         configuration.connection_pool_maxsize = connections
         # Shown in messages and recorded in manifests and journals: never with credentials.
         self.server = _without_userinfo(str(configuration.host))
+        if not configuration.verify_ssl and self.server.startswith("https:"):
+            _warn_insecure(self.server)
         self.context = context
         self._api = k8s_client.ApiClient(configuration)
         self._api.user_agent = USER_AGENT
@@ -157,6 +159,8 @@ class KubeClient:
         self._retry = retry or RetryPolicy()
         self._limiter = RateLimiter(qps, burst)
         self._resources: list[ApiResource] | None = None
+        # Workers that all ask at once must share one discovery, not each run their own.
+        self._discovery_lock = threading.Lock()
         self._answered = False
         self._stats_lock = threading.Lock()
         self.requests: Counter[str] = Counter()
@@ -250,6 +254,10 @@ class KubeClient:
 
     def resources(self) -> list[ApiResource]:
         """Every resource served, at every served version (cached for this client)."""
+        with self._discovery_lock:
+            return self._discover()
+
+    def _discover(self) -> list[ApiResource]:
         if self._resources is None:
             found: list[ApiResource] = []
             core = self.request("GET", "/api/v1", verb="get", where="discovery /api/v1")
@@ -385,21 +393,49 @@ class KubeClient:
         With ``uid`` the server refuses (409) to delete an object recreated since under the
         same name, so we never remove something we did not mean to.
         """
-        body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions",
-                                "propagationPolicy": propagation}
-        if uid:
-            body["preconditions"] = {"uid": uid}
         try:
-            self.request("DELETE", _object_path(res, namespace, name), body=body,
-                         verb="delete", where=_describe(res, namespace, name))
+            self.delete_object(res, namespace, name, uid=uid, propagation=propagation)
         except KubeApiError as err:
             if err.code == 404:
                 return False
             raise
         return True
 
+    def delete_object(self, res: ApiResource, namespace: str, name: str,
+                      *, uid: str | None = None, propagation: str = "Background"
+                      ) -> dict[str, Any] | None:
+        """Delete; None when the object is gone, else the object as it stays, terminating.
+
+        Finalizers hold a deleted object, and so do Orphan and Foreground propagation: the API
+        server adds the ``orphan`` or ``foregroundDeletion`` finalizer, which only the garbage
+        collector removes. A missing object raises the 404; ``uid`` as in :meth:`delete`.
+        """
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions",
+                                "propagationPolicy": propagation}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        answer: dict[str, Any] = self.request(
+            "DELETE", _object_path(res, namespace, name), body=body, verb="delete",
+            where=_describe(res, namespace, name))
+        return None if answer.get("kind") == "Status" else answer
+
 
 # -- helpers ------------------------------------------------------------------------------------
+
+_insecure_warned: set[str] = set()
+_insecure_lock = threading.Lock()
+
+
+def _warn_insecure(server: str) -> None:
+    """Say once per process and server that TLS is not verified, instead of urllib3's warning
+    on every request (hundreds in one command)."""
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    with _insecure_lock:
+        if server in _insecure_warned:
+            return
+        _insecure_warned.add(server)
+    _log.warning("WARNING: insecure-skip-tls-verify: the certificate of %s is not verified; "
+                 "the connection is insecure", server)
 
 
 def _parse_resource_list(group: str, version: str, listing: Mapping[str, Any]) -> list[ApiResource]:

@@ -8,7 +8,9 @@ The order is the safety argument:
 3. export with the source left paused; import with everything left paused;
 4. verify the target holds every object;
 5. retire the source in reverse waves (annotate ``delete-for-move``, strip finalizers so no
-   provider deletes real infrastructure, delete by UID); global and keep-in-source objects stay;
+   provider deletes real infrastructure, delete by UID with Orphan propagation), then wait
+   until the garbage collector has finished and every retired object is gone; global and
+   keep-in-source objects stay;
 6. resume the target.
 
 Up to step 4 a failure rolls back (delete what the bundle created in the target, unpause the
@@ -22,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from movekit.apply import ApplyOptions
 from movekit.bundle import ObjectEntry, read_bundle
@@ -48,9 +51,15 @@ from movekit.pause import Pausable, is_pausable, set_paused
 from movekit.plan import BUNDLE_ANNOTATION, Action, PlanOptions, Provider, make_plan
 from movekit.progress import ProgressLike, Reporter, reporter_of
 from movekit.refs import ObjectRef
+from movekit.terminating import GC_FINALIZERS, Deleted, Terminating, explain, wait_until_gone
 
 DELETE_FOR_MOVE_ANNOTATION = "clusterctl.cluster.x-k8s.io/delete-for-move"
 _WORKERS = 16
+# Long enough for a busy garbage collector to finish a large move (it also needs up to ~30 s to
+# start watching a kind whose CRD is new), short enough to report a cluster without one.
+DEFAULT_RETIRE_TIMEOUT = 300.0
+# Attempts at one object's annotate-and-delete when it keeps changing under us (409).
+_CONFLICT_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ class MoveOptions:
     rollback_on_failure: bool = True
     conflict: str = "fail"
     block_move_timeout: float = 300.0
+    retire_timeout: float = DEFAULT_RETIRE_TIMEOUT
     workers: int = _WORKERS
 
 
@@ -75,10 +85,24 @@ class MoveResult:
 
 @dataclass
 class RetireResult:
-    deleted: list[ObjectRef] = field(default_factory=list)
+    deleted: list[ObjectRef] = field(default_factory=list)  # deleted, and gone since
     already_gone: list[ObjectRef] = field(default_factory=list)
     recreated: list[ObjectRef] = field(default_factory=list)  # same name, other UID: untouched
     kept: list[ObjectRef] = field(default_factory=list)  # global or keep-in-source
+    terminating: list[Terminating] = field(default_factory=list)  # deleted, still there
+
+
+class RetireIncomplete(PartialFailure):
+    """Retired objects were still terminating in the source when the wait ended."""
+
+    def __init__(self, result: RetireResult, report: str,
+                 next_step: str = "run the same command again to finish retiring") -> None:
+        self.result = result
+        self.report = report
+        super().__init__(f"{report}\n{next_step}")
+
+    def with_next_step(self, next_step: str) -> RetireIncomplete:
+        return RetireIncomplete(self.result, self.report, next_step)
 
 
 def default_journal_path(now: datetime | None = None) -> Path:
@@ -193,7 +217,14 @@ def _drive(
     bundle = read_bundle(bundle_dir)
     if journal.phase in (VERIFIED, RETIRING):
         journal.advance(RETIRING, "retiring the source")
-        retired = retire(source, bundle.entries, say, lambda files: _note_retired(journal, files))
+        try:
+            retired = retire(source, bundle.entries, say,
+                             lambda files: _note_retired(journal, files),
+                             timeout=options.retire_timeout)
+        except RetireIncomplete as incomplete:
+            raise incomplete.with_next_step(
+                f"the target stays paused; finish with: movekit move --resume {journal.path}"
+            ) from None
         journal.advance(RETIRED)
     if journal.phase == RETIRED:
         say("resuming the target")
@@ -237,12 +268,18 @@ def retire(
     entries: Sequence[ObjectEntry],
     progress: ProgressLike | None = None,
     on_wave: Callable[[list[str]], None] | None = None,
+    *,
+    timeout: float = DEFAULT_RETIRE_TIMEOUT,
 ) -> RetireResult:
-    """Delete the bundle's objects from the source, dependents first, by UID.
+    """Delete the bundle's objects from the source, dependents first, by UID, and wait (up to
+    ``timeout`` seconds) until they are gone.
 
     Each object is annotated ``delete-for-move`` (so providers know not to delete real
     infrastructure) and loses its finalizers before the delete; an object already gone is
-    success, and one recreated since under the same name (another UID) is left alone.
+    success, and one recreated since under the same name (another UID) is left alone. The
+    delete orphans: the garbage collector un-owns what stays before the object goes, so it
+    never takes along an object that stays. Raises RetireIncomplete, listing what still
+    terminates, when the wait ends first.
     """
     report = reporter_of(progress)
     result = RetireResult()
@@ -250,17 +287,18 @@ def retire(
     result.kept = sorted(e.ref for e in entries if e.is_global or e.keep_in_source)
     waves = sorted({e.wave for e in doomed}, reverse=True)
     resources: dict[tuple[str, str], ApiResource | None] = {}
+    terminating: list[Deleted] = []
     for wave in waves:
         batch = [e for e in doomed if e.wave == wave]
 
-        def one(entry: ObjectEntry) -> tuple[ObjectEntry, str]:
+        def one(entry: ObjectEntry) -> tuple[ObjectEntry, str, Deleted | None]:
             key = (entry.api_version, entry.ref.kind)
             if key not in resources:
                 resources[key] = source.resource(*key)
             res = resources[key]
             if res is None:
-                return entry, "gone"
-            return entry, _retire_one(source, res, entry)
+                return entry, "gone", None
+            return entry, *_retire_one(source, res, entry)
 
         with report.task(f"retiring wave {wave}", len(batch)) as advance, \
                 ThreadPoolExecutor(max_workers=min(_WORKERS, len(batch))) as pool:
@@ -268,38 +306,107 @@ def retire(
             for finished in pool.map(one, batch):
                 outcomes.append(finished)
                 advance()
-        for entry, outcome in outcomes:
+        for entry, outcome, stays in outcomes:
+            if stays is not None:
+                terminating.append(stays)
+                continue
             {"deleted": result.deleted, "gone": result.already_gone,
              "recreated": result.recreated}[outcome].append(entry.ref)
         if on_wave:
-            on_wave([e.file for e, _ in outcomes])
+            on_wave([e.file for e, _, _ in outcomes])
+    if terminating:
+        report(f"waiting up to {timeout:g}s for {len(terminating)} deleted object(s) to leave "
+               "the source (the garbage collector finishes their deletion)")
+    waited = wait_until_gone(source, terminating, timeout, report)
+    result.deleted = sorted(result.deleted + waited.gone)
+    result.terminating = waited.terminating
     # What stays in the source (a ClusterClass other Clusters use) must reconcile again there.
     staying = [e for e in entries if (e.is_global or e.keep_in_source)
                and is_pausable(e.ref) and not e.was_paused]
     set_paused(source, _entry_pausables(source, staying), paused=False)
+    if result.terminating:
+        raise RetireIncomplete(result, f"retiring the source: {explain(waited)}")
     return result
 
 
-def _retire_one(source: KubeClient, res: ApiResource, entry: ObjectEntry) -> str:
+def _retire_one(source: KubeClient, res: ApiResource, entry: ObjectEntry
+                ) -> tuple[str, Deleted | None]:
+    """Retire one object: its outcome, and what to wait for when the delete left it there.
+
+    A 409 means the object changed since we read it (a stale resourceVersion), or that it is
+    another object now (the UID precondition): read it again and decide again.
+    """
+    for _ in range(_CONFLICT_ATTEMPTS - 1):
+        try:
+            return _try_retire_one(source, res, entry)
+        except KubeApiError as err:
+            if err.code != 409:
+                raise
+    return _try_retire_one(source, res, entry)
+
+
+def _try_retire_one(source: KubeClient, res: ApiResource, entry: ObjectEntry
+                    ) -> tuple[str, Deleted | None]:
     ref = entry.ref
     live = source.get(res, ref.namespace, ref.name)
     if live is None:
-        return "gone"
-    if live["metadata"].get("uid") != entry.source_uid:
-        return "recreated"
-    patch = {"metadata": {"annotations": {DELETE_FOR_MOVE_ANNOTATION: ""}, "finalizers": None}}
+        return "gone", None
+    meta = live["metadata"]
+    if meta.get("uid") != entry.source_uid:
+        return "recreated", None
+    patch: dict[str, Any] = {"metadata": {"resourceVersion": meta["resourceVersion"]}}
+    if DELETE_FOR_MOVE_ANNOTATION not in (meta.get("annotations") or {}):
+        patch["metadata"]["annotations"] = {DELETE_FOR_MOVE_ANNOTATION: ""}
+    if not meta.get("deletionTimestamp"):
+        # Before the delete, so no provider ever sees its object deleting with its finalizer.
+        # Not once deleting: that would drop the orphan finalizer, the collector's cue.
+        patch["metadata"]["finalizers"] = None
     try:
-        source.merge_patch(res, ref.namespace, ref.name, patch)
+        if len(patch["metadata"]) > 1:
+            # The resourceVersion makes it a 409 if the object changed since we read it.
+            source.merge_patch(res, ref.namespace, ref.name, patch)
         # Orphan, not cascade: the garbage collector must not take along an object that stays
         # (one excluded from the move whose last remaining owner is being retired).
-        source.delete(res, ref.namespace, ref.name, uid=entry.source_uid, propagation="Orphan")
+        stays = source.delete_object(res, ref.namespace, ref.name, uid=entry.source_uid,
+                                     propagation="Orphan")
+        if stays is not None:
+            _release_provider_finalizers(source, res, stays)
     except KubeApiError as err:
         if err.code == 404:
-            return "gone"
-        if err.code == 409:
-            return "recreated"
+            return "gone", None
         raise
-    return "deleted"
+    if stays is None:
+        return "deleted", None
+    return "deleted", Deleted(ref, res, entry.source_uid)
+
+
+def _release_provider_finalizers(source: KubeClient, res: ApiResource,
+                                 deleted: dict[str, Any]) -> None:
+    """Remove from a deleted object every finalizer but the garbage collector's (one a
+    controller added after we stripped them, or one held since an earlier delete).
+
+    On a conflict it reads the object again and keeps what it holds then: once our Orphan
+    delete is in, only the collector removes ``orphan``, after it has un-owned the dependents.
+    """
+    meta = deleted["metadata"]
+    uid, namespace, name = meta["uid"], meta.get("namespace", ""), meta["name"]
+    for attempt in range(_CONFLICT_ATTEMPTS):
+        finalizers = meta.get("finalizers") or []
+        kept = [f for f in finalizers if f in GC_FINALIZERS]
+        if kept == finalizers:
+            return
+        try:
+            # No finalizer can be added to a deleting object: this can only ever remove some.
+            source.merge_patch(res, namespace, name, {"metadata": {
+                "finalizers": kept or None, "resourceVersion": meta["resourceVersion"]}})
+            return
+        except KubeApiError as err:
+            if err.code != 409 or attempt == _CONFLICT_ATTEMPTS - 1:
+                raise
+        fresh = source.get(res, namespace, name)
+        if fresh is None or fresh["metadata"].get("uid") != uid:
+            return
+        meta = fresh["metadata"]
 
 
 def remove_imported(target: KubeClient, entries: Sequence[ObjectEntry], digest: str) -> int:

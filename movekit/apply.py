@@ -49,6 +49,7 @@ class Outcome:
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, action)
     failures: dict[ObjectRef, str] = field(default_factory=dict)
     resumed: list[ObjectRef] = field(default_factory=list)
+    skipped: dict[ObjectRef, str] = field(default_factory=dict)  # target ref -> why
 
     def count(self, kind: str, action: str) -> None:
         self.counts[(kind, action)] += 1
@@ -101,7 +102,9 @@ class _Applier:
         entry = step.entry
         res = self.resource(entry.api_version, entry.ref.kind)
         if step.action is Action.SKIP:
-            self._count(step, "skipped")
+            with self._lock:
+                self.outcome.count(step.target.kind, "skipped")
+                self.outcome.skipped[step.target] = step.detail
             assert step.existing_uid is not None
             return step.existing_uid
         source = self.bundle.load(entry)
@@ -194,6 +197,9 @@ class _Applier:
             with report.task(f"wave {number + 1}/{len(waves)}", len(steps)) as advance:
                 self._advance = advance
                 self._run_wave(steps)
+        # A live move prints no import summary: these lines are where it says what it left.
+        for ref, why in sorted(self.outcome.skipped.items()):
+            report.step(f"skipped {ref}: {why}")
         if not self.options.leave_paused:
             self._resume(report)
         return self.outcome

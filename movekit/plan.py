@@ -5,8 +5,10 @@ Every object gets one action:
 - ``create``: absent from the target;
 - ``adopt``: present and created from this very bundle (an earlier or interrupted run), so it
   is reused with its UID and nothing is created twice;
-- ``skip``: present and foreign, with ``--conflict skip``, or a global (cluster-scoped) object
-  that already exists — those are never updated;
+- ``skip``: present and foreign, with ``--conflict skip``; or shared: a global (cluster-scoped)
+  object, or one owned only by global objects (a global identity's credentials Secret in its
+  provider namespace), that another bundle or a person already created — shared objects are
+  never updated, whatever the policy, and what they own points at their UIDs in the target;
 - ``update``: present and foreign, with ``--conflict update``;
 - a foreign object under ``--conflict fail`` is a plan error.
 
@@ -34,6 +36,7 @@ BUNDLE_ANNOTATION = "movekit.io/bundle"
 NAMESPACE = GroupKind("", "Namespace")
 CORE_MOVABLE = frozenset({GroupKind("", "Secret"), GroupKind("", "ConfigMap"), NAMESPACE})
 CONFLICT_POLICIES = ("fail", "skip", "update")
+SHARED = "exists in the target: global, shared"
 
 
 class Action(StrEnum):
@@ -130,7 +133,9 @@ def make_plan(
     steps: list[Step] = []
     missing_kinds: dict[tuple[str, str], list[str]] = {}
     namespaces: set[str] = set()
-    for entry in sorted(entries, key=lambda e: (e.wave, e.ref)):
+    ordered = sorted(entries, key=lambda e: (e.wave, e.ref))
+    shared = shared_globals(ordered)
+    for entry in ordered:
         target = remap_ref(entry.ref, options.namespace_map)
         if (entry.api_version, entry.ref.kind) not in facts.served:
             missing_kinds.setdefault((entry.api_version, entry.ref.kind), []).append(str(target))
@@ -148,7 +153,8 @@ def make_plan(
             continue
         if target.namespace:
             namespaces.add(target.namespace)
-        steps.append(_classify(entry, target, bundle_digest, facts, options, errors))
+        steps.append(_classify(entry, target, bundle_digest, facts, options, errors,
+                               shared.get(entry.ref)))
     for (api_version, kind), refs in sorted(missing_kinds.items()):
         group = api_version.rpartition("/")[0]
         crd = (crds or {}).get(GroupKind(group, kind))
@@ -165,6 +171,26 @@ def make_plan(
     )
 
 
+def shared_globals(entries: Iterable[ObjectEntry]) -> dict[ObjectRef, tuple[ObjectRef, ...]]:
+    """Entries that every bundle using them shares, each with its owners (none when global).
+
+    Shared are global (cluster-scoped) objects, and objects kept in the source that have
+    ownerReferences, all to shared objects, and no soft owner: a global identity's credentials
+    Secret in its provider namespace is shared; an object a Cluster also owns moves with the
+    Cluster (it is not kept in the source), so it is not. Follows the manifest's graph, never
+    names. ``entries`` come in wave order, so owners (always in earlier waves) are decided
+    first.
+    """
+    shared: dict[ObjectRef, tuple[ObjectRef, ...]] = {}
+    for entry in entries:
+        if entry.is_global or not entry.ref.namespace:
+            shared[entry.ref] = ()
+        elif (entry.keep_in_source and entry.owners and not entry.soft_owners
+              and all(owner.ref in shared for owner in entry.owners)):
+            shared[entry.ref] = tuple(sorted(owner.ref for owner in entry.owners))
+    return shared
+
+
 def _classify(
     entry: ObjectEntry,
     target: ObjectRef,
@@ -172,6 +198,7 @@ def _classify(
     facts: TargetFacts,
     options: PlanOptions,
     errors: list[str],
+    shared_owners: tuple[ObjectRef, ...] | None = None,
 ) -> Step:
     found = facts.existing.get(target)
     if found is None:
@@ -179,9 +206,12 @@ def _classify(
     if found.bundle == bundle_digest:
         return Step(entry, target, Action.ADOPT, "created by an earlier run of this bundle",
                     found.uid)
-    if entry.is_global or not target.namespace:
-        return Step(entry, target, Action.SKIP,
-                    "cluster-scoped object already exists; never updated", found.uid)
+    if shared_owners is not None or not target.namespace:
+        # Another move (or clusterctl init, or a person) put it there for every bundle that
+        # uses it: reuse its UID, and leave it as it is.
+        owned_by = f"owned by {', '.join(map(str, shared_owners))}; " if shared_owners else ""
+        return Step(entry, target, Action.SKIP, f"{SHARED} ({owned_by}never updated)",
+                    found.uid)
     if options.conflict == "skip":
         return Step(entry, target, Action.SKIP, "exists in the target (--conflict skip)",
                     found.uid)

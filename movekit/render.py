@@ -21,6 +21,7 @@ from movekit.graph import CLUSTER, Graph, Node
 from movekit.importer import ImportResult
 from movekit.journal import Journal
 from movekit.move import RetireResult
+from movekit.plan import Action
 from movekit.refs import ObjectRef
 
 
@@ -68,6 +69,7 @@ def import_summary(out: Console, result: ImportResult, *, dry_run: bool) -> None
             out.print(f"namespace {ns}: create")
         counts = plan.counts()
         out.print("plan: " + ", ".join(f"{n} {a}" for a, n in sorted(counts.items())))
+        _skipped_lines(out, "would skip", _skipped(result))
         return
     outcome = result.outcome
     assert outcome is not None
@@ -79,6 +81,22 @@ def import_summary(out: Console, result: ImportResult, *, dry_run: bool) -> None
     out.print(table)
     out.print(f"imported {len(outcome.done)} objects from bundle {result.bundle.digest}; "
               f"resumed {len(outcome.resumed)} Cluster(s)/ClusterClass(es)")
+    _skipped_lines(out, "skipped", _skipped(result))
+
+
+def _skipped(result: ImportResult) -> dict[ObjectRef, str]:
+    """What the import left as the target has it, and why: done, or planned in a dry run."""
+    if result.outcome is not None:
+        return dict(sorted(result.outcome.skipped.items()))
+    return {s.target: s.detail for s in sorted(result.plan.steps, key=lambda s: s.target)
+            if s.action is Action.SKIP}
+
+
+def _skipped_lines(out: Console, verb: str, skipped: Mapping[ObjectRef, str]) -> None:
+    if skipped:
+        out.print(f"{verb} {len(skipped)} object(s):")
+        for ref, why in skipped.items():
+            out.print(f"  {ref}: {why}", markup=False)
 
 
 def import_json(result: ImportResult) -> dict[str, Any]:
@@ -94,11 +112,13 @@ def import_json(result: ImportResult) -> dict[str, Any]:
         dryRun=result.outcome is None,
         bundle=result.bundle.digest,
         plan=[{"wave": s.wave, "action": s.action.value, "apiVersion": s.entry.api_version,
-               **ref_json(s.target)} for s in plan.steps],
+               **ref_json(s.target), **({"reason": s.detail} if s.detail else {})}
+              for s in plan.steps],
         namespacesToCreate=plan.namespaces_to_create,
         warnings=plan.warnings,
         summary=dict(summary),
         resumed=resumed,
+        skipped=[{**ref_json(ref), "reason": why} for ref, why in _skipped(result).items()],
     )
 
 

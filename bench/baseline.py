@@ -8,7 +8,9 @@ after another. The replay here makes exactly those requests through the same
 are equal and only the pattern differs.
 
 The object list and the order come from the bundle movekit exported (its manifest holds the
-move set and the waves); reading that is not timed, which only flatters the baseline.
+move set and the waves); reading that is not timed, which only flatters the baseline. A
+``namespace_map`` puts the objects in other namespaces of the target (so that one real server
+can take several runs); it only renames ``metadata.namespace``.
 Because the replay is strictly sequential, its time is linear in the objects, so a large
 move is measured on an evenly spread sample (every k-th object in dependency order, which
 keeps the mix of kinds and sizes) and scaled to the whole move by the driver.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,8 +46,10 @@ def sample(entries: list[ObjectEntry], size: int) -> list[ObjectEntry]:
     return ordered[::step]
 
 
-def replay(source: KubeClient, target: KubeClient, bundle_path: Path, size: int) -> Replayed:
+def replay(source: KubeClient, target: KubeClient, bundle_path: Path, size: int,
+           namespace_map: Mapping[str, str] | None = None) -> Replayed:
     """Move ``size`` objects of the bundle's move set (all with 0) the way clusterctl does."""
+    renamed = dict(namespace_map or {})
     bundle = read_bundle(bundle_path)
     chosen = sample(bundle.entries, size)
     resources: dict[tuple[str, str], ApiResource] = {}
@@ -55,7 +60,8 @@ def replay(source: KubeClient, target: KubeClient, bundle_path: Path, size: int)
             assert found is not None, f"{key} is not served by the source"
             resources[key] = found
     target.resources()  # discovery, once, as clusterctl's client does
-    namespaces = sorted({e.ref.namespace for e in chosen if e.ref.namespace})
+    namespaces = sorted({renamed.get(e.ref.namespace, e.ref.namespace) for e in chosen
+                         if e.ref.namespace})
     namespace_res = target.resource("v1", "Namespace")
     assert namespace_res is not None
     uids: dict[str, str] = {}  # source uid -> target uid
@@ -72,9 +78,12 @@ def replay(source: KubeClient, target: KubeClient, bundle_path: Path, size: int)
         live = source.get(res, entry.ref.namespace, entry.ref.name)
         assert live is not None, f"{entry.ref} vanished from the source"
         body, field_owners = _for_create(live, uids)
+        namespace = renamed.get(entry.ref.namespace, entry.ref.namespace)
+        if namespace:
+            body["metadata"]["namespace"] = namespace
         created = target.create(res, body)
         uids[entry.source_uid] = str(created["metadata"]["uid"])
-        target.merge_patch(res, entry.ref.namespace, entry.ref.name,
+        target.merge_patch(res, namespace, entry.ref.name,
                            {"metadata": {"managedFields": field_owners}})
     return Replayed(len(chosen), len(bundle.entries), time.perf_counter() - started)
 
@@ -85,7 +94,12 @@ def _for_create(live: dict[str, Any], uids: dict[str, str]
     body = sanitize(live)
     meta = body["metadata"]
     field_owners = meta.pop("managedFields", None) or []
-    for owner in meta.get("ownerReferences") or []:
-        # An owner outside the sample keeps its source UID: kubesim does not check owners.
-        owner["uid"] = uids.get(owner["uid"], owner["uid"])
+    owners = [{**owner, "uid": uids[owner["uid"]]}
+              for owner in meta.get("ownerReferences") or [] if owner["uid"] in uids]
+    # An owner outside the sample is left out: a garbage collector (kubesim's too) would
+    # delete an object whose owner does not exist, before its PATCH.
+    if owners:
+        meta["ownerReferences"] = owners
+    else:
+        meta.pop("ownerReferences", None)
     return body, field_owners

@@ -5,15 +5,16 @@ a seeded source kubesim and two fresh targets, then measures in separate process
 export, movekit's import into the first target, and the clusterctl-style baseline replay into
 the second. It also measures kubesim alone and the largest bundle as a .tar.zst. Everything
 is printed as ratios against the targets of the scale issue and written to a JSON file.
+
+``python -m bench --real`` measures against a real kube-apiserver instead: see
+:mod:`bench.real`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -23,36 +24,43 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from bench.figures import (
+    BASELINE_SAMPLE,
+    LOAD_THREADS,
+    MIN_IMPORT_SPEEDUP,
+    SPEEDUP_LATENCY_MS,
+    STEP_TIMEOUT,
+    Say,
+    machine,
+    rate,
+    save,
+    wrap,
+)
+from bench.real import run_real
 from bench.servers import Server, measure
 from movekit.apply import DEFAULT_WORKERS
 from movekit.kube import DEFAULT_BURST, DEFAULT_QPS, PAGE_SIZE
+from movekit.kubesim.envtest import ASSETS_ENV
 
 NAMESPACE = "fleet"
-LOAD_THREADS = 16
 
 # Targets of the scale issue.
 MIN_CREATES_PER_SECOND = 800.0
-MIN_IMPORT_SPEEDUP = 15.0  # at 20 ms latency
-SPEEDUP_LATENCY_MS = 20.0
 MAX_GROWTH = 12.0  # time from 100 to 1,000 clusters
 MAX_PEAK_RSS_MB = 400.0  # export and import of 1,000 clusters
 GROWTH_FROM, GROWTH_TO = 100, 1000
 
-# The baseline is strictly sequential, so its time is linear in the objects; past this many
-# objects it is measured on an evenly spread sample and scaled (the full run would take ~40
-# minutes at 20 ms for 1,000 clusters).
-BASELINE_SAMPLE = 400
-STEP_TIMEOUT = 900.0
-
-Say = Callable[[str], None]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     say: Say = (lambda _msg: None) if args.silent else (
         lambda msg: print(msg, file=sys.stderr, flush=True))
-    sizes = [10] if args.quick else args.sizes
-    latencies = [0.0] if args.quick else args.latency
+    if args.real:
+        return run_real(args, say)
+    sizes = [10] if args.quick else args.sizes or [10, 100, 1000]
+    latencies = [0.0] if args.quick else args.latency or [0.0, 20.0]
+    out: Path = args.out or Path("bench/results.json")
     started = time.monotonic()
     results: dict[str, Any] = {
         "machine": machine(),
@@ -73,41 +81,43 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"{size} clusters, {latency:g} ms: seeding the source, starting two targets")
                 runs.append(move_run(work, size, latency, args.baseline_sample, say,
                                      keep_bundle=size == max(sizes) and latency == latencies[0]))
-                _save(args.out, {**results, "runs": runs, "partial": True})
+                save(out, {**results, "runs": runs, "partial": True})
         results["runs"] = runs
         say(f"{max(sizes)} clusters as a .tar.zst")
         results["archive"] = archive_run(work, max(sizes), latencies[0])
     results["growth"] = growth(results["runs"])
     results["targets"] = targets(results)
     results["seconds"] = round(time.monotonic() - started, 1)
-    _save(args.out, results)
+    save(out, results)
     if not args.silent:
         print(report(results))
-        print(f"\nresults: {args.out}")
+        print(f"\nresults: {out}")
     return 0
-
-
-def _save(out: Path, results: dict[str, Any]) -> None:
-    """Written after every run too, so that a long benchmark that fails keeps what it measured."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--sizes", type=_numbers(int), default=[10, 100, 1000],
-                        help="fleet sizes in clusters (default 10,100,1000)")
-    parser.add_argument("--latency", type=_numbers(float), default=[0.0, 20.0],
-                        help="added per-request latency in ms (default 0,20)")
-    parser.add_argument("--out", type=Path, default=Path("bench/results.json"),
-                        help="JSON results file (default bench/results.json)")
+    parser.add_argument("--real", action="store_true",
+                        help=f"against real control planes started from ${ASSETS_ENV} "
+                             "(etcd, kube-apiserver) instead of kubesim")
+    parser.add_argument("--sizes", type=_numbers(int), default=None,
+                        help="fleet sizes in clusters (default 10,100,1000; --real: 10,100)")
+    parser.add_argument("--latency", type=_numbers(float), default=None,
+                        help="added per-request latency in ms (default 0,20); with --real, "
+                             "the round trip a loopback proxy adds")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="JSON results file (default bench/results.json; --real: "
+                             "bench/results-real.json)")
     parser.add_argument("--baseline-sample", type=int, default=BASELINE_SAMPLE,
                         help="objects the baseline replays before its time is scaled "
                              f"(default {BASELINE_SAMPLE}; 0 replays everything)")
     parser.add_argument("--load-seconds", type=float, default=8.0,
                         help="how long kubesim alone is loaded (default 8; --quick: 2)")
     parser.add_argument("--quick", action="store_true",
-                        help="10 clusters, no latency: a smoke run in well under a minute")
+                        help="10 clusters, no latency: a smoke run in well under a minute "
+                             "(--real: 2 clusters on one control plane, 0 and 20 ms)")
+    parser.add_argument("--no-kubectl", action="store_true",
+                        help="--real: do not time kubectl's own dump even if it is on PATH")
     parser.add_argument("--silent", action="store_true", help="write the JSON file only")
     return parser.parse_args(argv)
 
@@ -127,24 +137,10 @@ def _numbers(kind: Callable[[str], Any]) -> Callable[[str], list[Any]]:
 LAYOUT = (
     "Each kubesim (source, targets) is its own `python -m movekit.kubesim serve` process; each "
     "measured export, import and baseline replay is its own `python -m bench.worker` process, "
-    "timed from inside (interpreter start-up excluded), its peak RSS read with wait4. No two "
+    "timed from inside (interpreter start-up excluded), its own peak RSS (VmHWM) reported. No two "
     "share a GIL. On a 2-core machine the importer and the target server still share the two "
     "cores, as they would on a laptop; the figures include that contention."
 )
-
-
-def machine() -> dict[str, Any]:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpus": os.cpu_count(), "cpu_model": model or platform.processor(),
-            "python": platform.python_version(), "system": f"{platform.system()} "
-            f"{platform.release()}"}
 
 
 # -- the measurements ---------------------------------------------------------------------------
@@ -193,9 +189,9 @@ def move_run(work: Path, size: int, latency: float, sample: int, say: Say,
         "objects": objects,
         "seed_seconds": round(source.ready_seconds, 1),
         "export": {**export.figures, "peak_rss_mb": export.peak_rss_mb,
-                   "objects_per_second": _rate(objects, export.figures["seconds"])},
+                   "objects_per_second": rate(objects, export.figures["seconds"])},
         "import": {**imported.figures, "peak_rss_mb": imported.peak_rss_mb,
-                   "objects_per_second": _rate(objects, imported.figures["seconds"]),
+                   "objects_per_second": rate(objects, imported.figures["seconds"]),
                    "requests_per_object": round(imported.figures["requests"] / objects, 2)},
         "baseline": {
             "replayed_objects": b["objects"],
@@ -204,7 +200,7 @@ def move_run(work: Path, size: int, latency: float, sample: int, say: Say,
             "scaled": b["objects"] < objects,
             "requests": b["requests"],
             "requests_per_object": round(b["requests"] / b["objects"], 2),
-            "objects_per_second": _rate(b["objects"], b["seconds"]),
+            "objects_per_second": rate(b["objects"], b["seconds"]),
         },
         "import_speedup": round(baseline_seconds / imported.figures["seconds"], 1),
     }
@@ -256,10 +252,6 @@ def _disk_write_mb_s(work: Path, size: int) -> float:
     seconds = time.perf_counter() - started
     path.unlink()
     return round(max(1, math.ceil(size / len(chunk))) * len(chunk) / 1e6 / seconds, 1)
-
-
-def _rate(objects: int, seconds: float) -> float:
-    return round(objects / seconds, 1) if seconds > 0 else 0.0
 
 
 # -- what the figures say -----------------------------------------------------------------------
@@ -351,7 +343,7 @@ def report(results: dict[str, Any]) -> str:
         f"{m['system']}",
         f"import: {results['settings']['import_workers']} workers, client qps "
         f"{results['settings']['client_qps']:g} burst {results['settings']['client_burst']}",
-        _wrap(results["layout"]),
+        wrap(results["layout"]),
         "",
         f"kubesim alone: {results['kubesim']['creates_per_second']:,.0f} creates/s "
         f"({results['kubesim']['threads']} kubernetes-client threads, small ConfigMaps)",
@@ -399,13 +391,3 @@ def report(results: dict[str, Any]) -> str:
     lines.append(f"\nbenchmark took {results['seconds']:.0f}s")
     return "\n".join(lines)
 
-
-def _wrap(text: str, width: int = 100) -> str:
-    words, lines, line = text.split(), [], ""
-    for word in words:
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    return "\n".join([*lines, line])

@@ -99,8 +99,9 @@ class Measured:
 def measure(args: list[str], workdir: Path, timeout: float) -> Measured:
     """Run ``python -m bench.worker ARGS`` and return its figures and its own peak RSS.
 
-    ``os.wait4`` gives the rusage of exactly this child; ``getrusage(RUSAGE_CHILDREN)``
-    would report the largest of all children reaped so far, kubesim servers included.
+    The worker reads its peak from /proc; where there is none, ``os.wait4`` gives the rusage
+    of exactly this child (an upper bound: it includes the driver's size at fork), where
+    ``getrusage(RUSAGE_CHILDREN)`` would report the largest of all children reaped so far.
     """
     with tempfile.NamedTemporaryFile(dir=workdir, suffix=".json", delete=False) as handle:
         result = Path(handle.name)
@@ -124,7 +125,8 @@ def measure(args: list[str], workdir: Path, timeout: float) -> Measured:
     if process.returncode != 0:
         tail = "\n".join(errors.read_text(errors="replace").strip().splitlines()[-20:])
         raise BenchError(f"bench.worker {args[0]} failed ({process.returncode}):\n{tail}")
-    figures = json.loads(result.read_text())
+    written = json.loads(result.read_text())
     result.unlink()
-    # ru_maxrss is in KiB on Linux.
-    return Measured(figures, round(usage.ru_maxrss / 1024, 1))
+    # Both are in KiB on Linux.
+    peak = written["peak_rss_kib"] or usage.ru_maxrss
+    return Measured(written["figures"], round(peak / 1024, 1))

@@ -1,9 +1,9 @@
-"""One measured operation in a process of its own: export, import, the baseline replay, or
-writing and verifying a .tar.zst bundle.
+"""One measured operation in a process of its own: export, import, the baseline replay,
+writing and verifying a .tar.zst bundle, a raw dump, or creates against a server alone.
 
-The driver starts ``python -m bench.worker <operation> ... --result FILE`` and reads the
-process's peak RSS from ``wait4``; the worker times only the operation itself (imports and
-interpreter start-up excluded) and writes its figures as JSON to FILE.
+The driver starts ``python -m bench.worker <operation> ... --result FILE``; the worker times
+only the operation itself (imports and interpreter start-up excluded) and writes its figures
+as JSON to FILE, with its own peak RSS (``VmHWM``, see :func:`peak_rss_kib`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.baseline import replay
-from bench.load import creates_per_second
+from bench.dump import raw_dump
+from bench.load import bundle_creates_per_second, creates_per_second
 from movekit.apply import DEFAULT_WORKERS, ApplyOptions
 from movekit.bundle import read_bundle
 from movekit.bundle.archive import write_archive
@@ -25,6 +26,7 @@ from movekit.export import ExportOptions, export_bundle
 from movekit.graph import Selection
 from movekit.importer import ImportOptions, import_bundle
 from movekit.kube import DEFAULT_BURST, DEFAULT_QPS, KubeClient
+from movekit.plan import PlanOptions
 
 # Requests that only read: what "export requests grow with kinds" is about.
 READ_VERBS = frozenset({"get", "list"})
@@ -53,23 +55,26 @@ def run_export(kubeconfig: Path, namespace: str, bundle: Path, archive: bool) ->
     return figures
 
 
-def run_import(kubeconfig: Path, bundle: Path, workers: int) -> dict[str, Any]:
+def run_import(kubeconfig: Path, bundle: Path, workers: int,
+               namespace_map: dict[str, str]) -> dict[str, Any]:
     # The same client settings as `movekit import`.
     with KubeClient(kubeconfig, qps=DEFAULT_QPS, burst=DEFAULT_BURST,
                     connections=max(workers * 2, 8)) as client:
         started = time.perf_counter()
         result = import_bundle(client, bundle, ImportOptions(
-            apply=ApplyOptions(workers=workers)))
+            plan=PlanOptions(namespace_map=namespace_map),
+            apply=ApplyOptions(workers=workers, namespace_map=namespace_map)))
         seconds = time.perf_counter() - started
         requests = client.requests
     assert result.outcome is not None and not result.outcome.failures
     return _figures(seconds, len(result.bundle.entries), requests)
 
 
-def run_baseline(source: Path, target: Path, bundle: Path, sample: int) -> dict[str, Any]:
+def run_baseline(source: Path, target: Path, bundle: Path, sample: int,
+                 namespace_map: dict[str, str]) -> dict[str, Any]:
     with KubeClient(source, qps=DEFAULT_QPS, burst=DEFAULT_BURST) as src, \
             KubeClient(target, qps=DEFAULT_QPS, burst=DEFAULT_BURST) as dst:
-        replayed = replay(src, dst, bundle, sample)
+        replayed = replay(src, dst, bundle, sample, namespace_map)
         requests = src.requests + dst.requests
     figures = _figures(replayed.seconds, replayed.replayed, requests)
     figures["total_objects"] = replayed.total
@@ -97,6 +102,28 @@ def run_verify(bundle: Path) -> dict[str, Any]:
             "objects": len(verified.entries)}
 
 
+def _namespace_pair(text: str) -> tuple[str, str]:
+    old, sep, new = text.partition("=")
+    if not (old and sep and new):
+        raise argparse.ArgumentTypeError(f"want OLD=NEW, not {text!r}")
+    return old, new
+
+
+def peak_rss_kib() -> int | None:
+    """This process's peak resident set since it exec'd Python, from /proc (Linux).
+
+    ``wait4``'s ``ru_maxrss`` would not do: the kernel carries the parent's peak into a child
+    across fork and exec, so every worker would report at least the driver's size.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.worker")
     parser.add_argument("--result", type=Path, required=True)
@@ -110,11 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     import_.add_argument("--kubeconfig", type=Path, required=True)
     import_.add_argument("--bundle", type=Path, required=True)
     import_.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    import_.add_argument("--namespace-map", type=_namespace_pair, action="append", default=[])
     baseline = sub.add_parser("baseline")
     baseline.add_argument("--source", type=Path, required=True)
     baseline.add_argument("--target", type=Path, required=True)
     baseline.add_argument("--bundle", type=Path, required=True)
     baseline.add_argument("--sample", type=int, required=True)
+    baseline.add_argument("--namespace-map", type=_namespace_pair, action="append", default=[])
     archive = sub.add_parser("archive")
     archive.add_argument("--bundle", type=Path, required=True)
     archive.add_argument("--to", type=Path, required=True)
@@ -124,21 +153,38 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--kubeconfig", type=Path, required=True)
     load.add_argument("--threads", type=int, required=True)
     load.add_argument("--seconds", type=float, required=True)
+    dump = sub.add_parser("dump")
+    dump.add_argument("--kubeconfig", type=Path, required=True)
+    dump.add_argument("--bundle", type=Path, required=True)
+    dump.add_argument("--namespace", required=True)
+    dump.add_argument("--to", type=Path, required=True)
+    ceiling = sub.add_parser("ceiling")
+    ceiling.add_argument("--kubeconfig", type=Path, required=True)
+    ceiling.add_argument("--bundle", type=Path, required=True)
+    ceiling.add_argument("--namespace", action="append", required=True)
+    ceiling.add_argument("--threads", type=int, required=True)
     args = parser.parse_args(argv)
     figures: dict[str, Any]
     if args.operation == "export":
         figures = run_export(args.kubeconfig, args.namespace, args.to, args.archive)
     elif args.operation == "import":
-        figures = run_import(args.kubeconfig, args.bundle, args.workers)
+        figures = run_import(args.kubeconfig, args.bundle, args.workers,
+                             dict(args.namespace_map))
     elif args.operation == "baseline":
-        figures = run_baseline(args.source, args.target, args.bundle, args.sample)
+        figures = run_baseline(args.source, args.target, args.bundle, args.sample,
+                               dict(args.namespace_map))
     elif args.operation == "archive":
         figures = run_archive(args.bundle, args.to)
     elif args.operation == "verify":
         figures = run_verify(args.bundle)
+    elif args.operation == "dump":
+        figures = raw_dump(args.kubeconfig, args.bundle, args.namespace, args.to)
+    elif args.operation == "ceiling":
+        figures = bundle_creates_per_second(args.kubeconfig, args.bundle, args.namespace,
+                                            args.threads)
     else:
         figures = creates_per_second(args.kubeconfig, args.threads, args.seconds)
-    args.result.write_text(json.dumps(figures))
+    args.result.write_text(json.dumps({"figures": figures, "peak_rss_kib": peak_rss_kib()}))
     return 0
 
 

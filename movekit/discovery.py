@@ -17,23 +17,27 @@ import sys
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from movekit.bundle import NamespaceEntry
+from movekit.contract import (
+    CLUSTER_API,
+    CLUSTERCTL_LABEL,
+    MOVE_HIERARCHY_LABEL,
+    MOVE_LABEL,
+    PROVIDER,
+    PROVIDER_API_VERSION,
+    SECRET,
+    Contract,
+    Projection,
+    first_set,
+)
 from movekit.errors import PrecheckFailed
-from movekit.graph import PAUSED_ANNOTATION, KindInfo, Selection
+from movekit.graph import KindInfo, Selection
 from movekit.kube import ApiResource, KubeClient
 from movekit.packed import pack, unpack
-from movekit.pause import BLOCK_MOVE_ANNOTATION
-from movekit.refs import GroupKind, ObjectRef
+from movekit.refs import GroupKind, ObjectRef, split_api_version
 
-CLUSTERCTL_LABEL = "clusterctl.cluster.x-k8s.io"
-MOVE_LABEL = "clusterctl.cluster.x-k8s.io/move"
-MOVE_HIERARCHY_LABEL = "clusterctl.cluster.x-k8s.io/move-hierarchy"
-CLUSTER = GroupKind("cluster.x-k8s.io", "Cluster")
-CLUSTER_CLASS = GroupKind("cluster.x-k8s.io", "ClusterClass")
-PROVIDER = GroupKind("clusterctl.cluster.x-k8s.io", "Provider")
-CORE_KINDS = (GroupKind("", "Secret"), GroupKind("", "ConfigMap"))
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
 
 # Lists run concurrently: at 20 ms a request, 30 kinds one after another cost more than the reads.
@@ -52,38 +56,12 @@ class Provider:
     version: str
 
 
-# What the graph, the pre-checks and the block-move wait read of an object; nothing else is
-# kept in a view. A mapping keeps the listed keys (True: the whole value), a one-item list
-# projects every item of a list. Labels and annotations are kept by key, since users and
-# controllers put kilobytes in them (kubeadm's configuration annotation on every Machine).
-_Projection = Mapping[str, "Literal[True] | _Projection | list[_Projection]"]
+def view(obj: Mapping[str, Any], contract: Contract = CLUSTER_API) -> dict[str, Any]:
+    """What the graph and the pre-checks read of ``obj``: apiVersion, kind, and the metadata
+    and fields that the rules of ``contract`` read (its derived projections).
 
-_METADATA_READ: _Projection = {
-    "name": True, "namespace": True, "uid": True, "resourceVersion": True,
-    "ownerReferences": True,
-    "labels": {MOVE_LABEL: True, MOVE_HIERARCHY_LABEL: True},
-    "annotations": {PAUSED_ANNOTATION: True, BLOCK_MOVE_ANNOTATION: True},
-}
-
-# Beyond metadata, by kind: a Cluster's pause, topology and provisioning, a Machine's nodeRef,
-# a ClusterResourceSetBinding's Cluster and ClusterResourceSets.
-_READ_BY_KIND: dict[tuple[str, str], _Projection] = {
-    ("cluster.x-k8s.io", "Cluster"): {
-        "spec": {"paused": True, "controlPlaneRef": True,
-                 "topology": {"classRef": True, "class": True, "classNamespace": True}},
-        "status": {"initialization": True, "infrastructureReady": True, "conditions": True,
-                   "deprecated": {"v1beta1": {"conditions": True}}},
-    },
-    ("cluster.x-k8s.io", "Machine"): {"status": {"nodeRef": True}},
-    ("addons.cluster.x-k8s.io", "ClusterResourceSetBinding"): {
-        "spec": {"clusterName": True, "bindings": [{"clusterResourceSetName": True}]},
-    },
-}
-
-
-def view(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """What the graph and the pre-checks read of ``obj``: apiVersion, kind, the metadata in
-    ``_METADATA_READ`` and, for the kinds in ``_READ_BY_KIND``, the fields listed there.
+    Labels and annotations are kept by key, since users and controllers put kilobytes in them
+    (kubeadm's configuration annotation on every Machine).
 
     Strings that repeat across objects (apiVersion, kind, namespace, owner kinds) are interned:
     a thousand clusters then hold one copy of each rather than tens of thousands.
@@ -93,7 +71,7 @@ def view(obj: Mapping[str, Any]) -> dict[str, Any]:
         if key in obj:
             found[key] = _interned(obj[key])
     if "metadata" in obj:
-        found["metadata"] = _project(obj["metadata"], _METADATA_READ)
+        found["metadata"] = _project(obj["metadata"], contract.metadata_projection)
         meta = found["metadata"]
         if isinstance(meta, dict):
             if "namespace" in meta:
@@ -104,7 +82,7 @@ def view(obj: Mapping[str, Any]) -> dict[str, Any]:
                         if key in owner:
                             owner[key] = _interned(owner[key])
     group = str(obj.get("apiVersion") or "").rpartition("/")[0]
-    more = _READ_BY_KIND.get((group, str(obj.get("kind"))))
+    more = contract.projections.get((group, str(obj.get("kind"))))
     if more is not None:
         found.update(_project(obj, more))
     return found
@@ -114,7 +92,7 @@ def _interned(value: Any) -> Any:
     return sys.intern(value) if isinstance(value, str) else value
 
 
-def _project(value: Any, keep: _Projection) -> Any:
+def _project(value: Any, keep: Projection) -> Any:
     """``value`` restricted to ``keep``; a value of another type than expected is kept as is,
     so that whoever reads the view judges it exactly as it would judge the whole object."""
     if not isinstance(value, dict):
@@ -189,7 +167,7 @@ def read_namespaces(client: KubeClient, names: Iterable[str]) -> list[NamespaceE
     return found
 
 
-def discover_kinds(client: KubeClient) -> Discovery:
+def discover_kinds(client: KubeClient, contract: Contract = CLUSTER_API) -> Discovery:
     """Read the served kinds, the labelled CRDs and the provider inventory."""
     version = client.version()
     served = {(r.group, r.version, r.kind): r for r in client.resources()}
@@ -207,12 +185,12 @@ def discover_kinds(client: KubeClient) -> Discovery:
             )
         gk = GroupKind(info.group, info.kind)
         kinds[gk], resources[gk], crds[gk] = info, res, crd
-    if CLUSTER not in kinds:
+    if contract.cluster not in kinds:
         raise PrecheckFailed(
             f"{client.server}: no Cluster API CRDs found (none labelled {CLUSTERCTL_LABEL}); "
             "is this a Cluster API management cluster?"
         )
-    for gk in CORE_KINDS:
+    for gk in contract.always_moved:
         res = _served(served, "v1", gk.kind)
         kinds[gk] = KindInfo(group="", version="v1", kind=gk.kind, plural=res.plural,
                              namespaced=True, move=False, move_hierarchy=False, crd_name=None)
@@ -227,24 +205,25 @@ def discover_kinds(client: KubeClient) -> Discovery:
     )
 
 
-def discover(client: KubeClient, selection: Selection, *, whole: bool = True) -> Discovery:
+def discover(client: KubeClient, selection: Selection, *, whole: bool = True,
+             contract: Contract = CLUSTER_API) -> Discovery:
     """Read every object the selection may move, in as few paged lists as the kinds allow.
 
     With ``whole=False`` only views are kept: enough to decide, not to write a bundle.
     """
-    found = discover_kinds(client)
+    found = discover_kinds(client, contract)
     found.whole = whole
     packed: dict[ObjectRef, bytes] | None = found.packed if whole else None
     views = found.views
-    _list_all(client, found.resources.values(), [selection.namespace], views, packed)
+    _list_all(client, found.resources.values(), [selection.namespace], views, packed, contract)
     if selection.namespace is not None:
-        extra = sorted(_referenced_namespaces(views.values(), selection.namespace))
+        extra = sorted(_referenced_namespaces(views.values(), selection.namespace, contract))
         _list_all(client, (r for r in found.resources.values() if r.namespaced), list(extra),
-                  views, packed)
+                  views, packed, contract)
         provider_ns = sorted({p.namespace for p in found.providers} - {selection.namespace}
                              - set(extra))
-        secrets = found.resources[GroupKind("", "Secret")]
-        _list_all(client, [secrets], list(provider_ns), views, packed)
+        secrets = found.resources[SECRET]
+        _list_all(client, [secrets], list(provider_ns), views, packed, contract)
     return found
 
 
@@ -278,7 +257,7 @@ def _served(
 def _providers(
     client: KubeClient, served: Mapping[tuple[str, str, str], ApiResource]
 ) -> list[Provider]:
-    res = served.get((PROVIDER.group, "v1alpha3", PROVIDER.kind))
+    res = served.get((*split_api_version(PROVIDER_API_VERSION), PROVIDER.kind))
     if res is None:
         return []
     providers = [
@@ -296,6 +275,7 @@ def _providers(
 def _list_all(
     client: KubeClient, resources: Iterable[ApiResource], namespaces: list[str | None],
     views: dict[ObjectRef, dict[str, Any]], packed: dict[ObjectRef, bytes] | None,
+    contract: Contract,
 ) -> None:
     """Read every object of ``resources`` in ``namespaces``: its view goes to ``views``, the whole
     object to ``packed`` (unless it is None)."""
@@ -316,7 +296,8 @@ def _list_all(
 
     def read(job: tuple[ApiResource, str | None]) -> list[tuple[ObjectRef, bytes, dict[str, Any]]]:
         # Each object is packed as its page arrives, so only a page is ever held whole.
-        return [(ObjectRef.of(obj), pack(obj) if packed is not None else b"", view(obj))
+        return [(ObjectRef.of(obj), pack(obj) if packed is not None else b"",
+                 view(obj, contract))
                 for obj in client.iter_list(job[0], job[1])]
 
     with ThreadPoolExecutor(max_workers=min(_LIST_WORKERS, len(unique))) as pool:
@@ -327,17 +308,17 @@ def _list_all(
                 views[ref] = looked_at
 
 
-def _referenced_namespaces(objects: Iterable[Mapping[str, Any]], namespace: str) -> set[str]:
+def _referenced_namespaces(objects: Iterable[Mapping[str, Any]], namespace: str,
+                           contract: Contract = CLUSTER_API) -> set[str]:
     """Namespaces outside the selection that hold a ClusterClass a selected Cluster uses."""
+    rule = contract.topology_class
     found: set[str] = set()
     for obj in objects:
         if (obj.get("kind"), obj.get("apiVersion", "").split("/")[0]) != (
-            CLUSTER.kind, CLUSTER.group
+            rule.kind.kind, rule.kind.group
         ):
             continue
-        topology = (obj.get("spec") or {}).get("topology") or {}
-        ref = topology.get("classRef") or {}
-        other = ref.get("namespace") or topology.get("classNamespace")
+        other = first_set(obj, rule.namespace)
         if other and other != namespace:
             found.add(str(other))
     return found

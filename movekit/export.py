@@ -29,13 +29,12 @@ from movekit.bundle import (
 )
 from movekit.bundle.clusterctl import write_clusterctl_directory
 from movekit.bundle.encryption import SecretSealer, sealer_for
+from movekit.contract import BLOCK_MOVE_ANNOTATION, CLUSTER
 from movekit.discovery import Discovery, discover, read_namespaces
 from movekit.errors import PrecheckFailed, UsageError
 from movekit.graph import Exclusion, Graph, Node, Selection, build
 from movekit.kube import KubeClient
 from movekit.pause import (
-    BLOCK_MOVE_ANNOTATION,
-    CLUSTER,
     Pausable,
     is_pausable,
     pause_denials,

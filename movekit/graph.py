@@ -24,25 +24,22 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from movekit.contract import (
+    CLUSTER,
+    CLUSTER_API,
+    CLUSTERCTL_LABEL,
+    MOVE_HIERARCHY_LABEL,
+    MOVE_LABEL,
+    SECRET,
+    Contract,
+    NameReference,
+    field_value,
+    first_set,
+)
+
+# Re-exported for the graph's tests, which build paused ClusterClasses with it.
+from movekit.contract import PAUSED_ANNOTATION as PAUSED_ANNOTATION
 from movekit.refs import GroupKind, ObjectRef, split_api_version
-
-CAPI_GROUP = "cluster.x-k8s.io"
-ADDONS_GROUP = "addons.cluster.x-k8s.io"
-CLUSTERCTL_LABEL = "clusterctl.cluster.x-k8s.io"
-MOVE_LABEL = "clusterctl.cluster.x-k8s.io/move"
-MOVE_HIERARCHY_LABEL = "clusterctl.cluster.x-k8s.io/move-hierarchy"
-PAUSED_ANNOTATION = "cluster.x-k8s.io/paused"
-
-CLUSTER = GroupKind(CAPI_GROUP, "Cluster")
-CLUSTER_CLASS = GroupKind(CAPI_GROUP, "ClusterClass")
-CLUSTER_RESOURCE_SET = GroupKind(ADDONS_GROUP, "ClusterResourceSet")
-CLUSTER_RESOURCE_SET_BINDING = GroupKind(ADDONS_GROUP, "ClusterResourceSetBinding")
-SECRET = GroupKind("", "Secret")
-HIERARCHY_ROOT_KINDS = (CLUSTER, CLUSTER_CLASS, CLUSTER_RESOURCE_SET)
-# The kinds with rules of their own, by (group, kind): a tuple key hashes faster than GroupKind.
-_SPECIAL_KINDS = {(gk.group, gk.kind): gk for gk in (*HIERARCHY_ROOT_KINDS, SECRET,
-                                                     CLUSTER_RESOURCE_SET_BINDING)}
-CLUSTER_SECRET_SUFFIXES = ("apiserver-etcd-client", "kubeconfig", "proxy", "etcd", "ca", "sa")
 
 
 class Reason(StrEnum):
@@ -171,9 +168,10 @@ class Graph:
 
 
 def build(objects: Iterable[Mapping[str, Any]], kinds: Mapping[GroupKind, KindInfo],
-          selection: Selection) -> Graph:
-    """The graph of the discovered ``objects``; pure, linear in objects and edges."""
-    return _Builder(objects, kinds, selection).graph()
+          selection: Selection, contract: Contract = CLUSTER_API) -> Graph:
+    """The graph of the discovered ``objects`` under ``contract``; pure, linear in objects and
+    edges."""
+    return _Builder(objects, kinds, selection, contract).graph()
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -208,23 +206,22 @@ def _newer(obj: Mapping[str, Any], than: Mapping[str, Any]) -> bool:
     return version(obj) > version(than)
 
 
-def _cluster_secret_owner(name: str) -> str | None:
+def _cluster_secret_owner(name: str, suffixes: tuple[str, ...]) -> str | None:
     """``"c1-kubeconfig"`` -> ``"c1"``: the Cluster a conventionally named Secret belongs to."""
-    for suffix in CLUSTER_SECRET_SUFFIXES:
+    for suffix in suffixes:
         if name.endswith("-" + suffix) and len(name) > len(suffix) + 1:
             return name[: -len(suffix) - 1]
     return None
 
 
-def _class_ref(cluster: Mapping[str, Any], namespace: str) -> ObjectRef | None:
-    """The ClusterClass of a Cluster's topology: v1beta2 ``classRef`` or v1beta1 ``class``."""
-    topology = _mapping(_mapping(cluster.get("spec")).get("topology"))
-    class_ref = _mapping(topology.get("classRef"))
-    name = class_ref.get("name") or topology.get("class")
-    class_namespace = class_ref.get("namespace") or topology.get("classNamespace") or namespace
+def _named(obj: Mapping[str, Any], rule: NameReference, namespace: str) -> ObjectRef | None:
+    """The object ``obj`` names by ``rule`` (in ``namespace`` unless the rule says otherwise)."""
+    name = first_set(obj, rule.name)
     if not name:
         return None
-    return ObjectRef(CAPI_GROUP, "ClusterClass", str(class_namespace), str(name))
+    target = rule.target
+    return ObjectRef(target.group, target.kind, str(first_set(obj, rule.namespace) or namespace),
+                     str(name))
 
 
 def _unknown_kind_detail(owner: ObjectRef) -> str:
@@ -245,8 +242,9 @@ class _Builder:
     """Working state of one ``build``: nodes are numbered in ref order, edges are index lists."""
 
     def __init__(self, objects: Iterable[Mapping[str, Any]], kinds: Mapping[GroupKind, KindInfo],
-                 selection: Selection) -> None:
+                 selection: Selection, contract: Contract) -> None:
         self.selection = selection
+        self.contract = contract
         entries = _deduplicate(objects)
         self.refs = [ref for ref, _ in entries]
         self.objs = [obj for _, obj in entries]
@@ -268,8 +266,14 @@ class _Builder:
         self.binding_cluster: dict[int, int] = {}
         self.lookalike: dict[int, str] = {}  # Secrets named like a Cluster's that does not exist
         self.infos = [self.kind_by_key.get((ref.group, ref.kind)) for ref in self.refs]
-        self.special = [_SPECIAL_KINDS.get((ref.group, ref.kind)) for ref in self.refs]
-        self.is_cluster = [special is CLUSTER for special in self.special]
+        # The kinds with rules of their own, by (group, kind): a tuple key hashes faster than
+        # GroupKind.
+        special = {(gk.group, gk.kind): gk for gk in (
+            *contract.roots, *contract.pause, contract.cluster, SECRET,
+            contract.topology_class.kind, contract.binding_cluster.kind)}
+        self.special = [special.get((ref.group, ref.kind)) for ref in self.refs]
+        cluster = special[contract.cluster.group, contract.cluster.kind]
+        self.is_cluster = [kind is cluster for kind in self.special]
         # Decisions, filled in by graph().
         self.cycles: dict[int, tuple[int, ...]] = {}
         self.below_cycle: set[int] = set()
@@ -356,38 +360,41 @@ class _Builder:
 
     def _soft_owners(self, i: int, ref: ObjectRef, obj: Mapping[str, Any],
                      has_owners: bool) -> list[int]:
-        kind = self.special[i]
+        kind, contract = self.special[i], self.contract
+        if kind is None:
+            return []
         found: list[int | None] = []
-        if kind is SECRET and not has_owners:
-            name = _cluster_secret_owner(ref.name)
+        if kind == SECRET and not has_owners:
+            name = _cluster_secret_owner(ref.name, contract.cluster_secret_suffixes)
             if name is not None:
-                j = self._find(ObjectRef(CAPI_GROUP, "Cluster", ref.namespace, name))
+                cluster = contract.cluster
+                j = self._find(ObjectRef(cluster.group, cluster.kind, ref.namespace, name))
                 if j is None:
                     self.lookalike[i] = name
                 found.append(j)
-        elif kind is CLUSTER:
-            class_ref = _class_ref(obj, ref.namespace)
+        elif kind == contract.topology_class.kind:
+            class_ref = _named(obj, contract.topology_class, ref.namespace)
             j = self._find(class_ref) if class_ref else None
             found.append(j)
             if j is not None:
                 self.pulls.setdefault(i, []).append(j)
-        elif kind is CLUSTER_RESOURCE_SET_BINDING:
-            spec = _mapping(obj.get("spec"))
-            j = self._binding_cluster(i, ref, spec)
-            found.append(j)
-            for binding in spec.get("bindings") or ():
-                name = _mapping(binding).get("clusterResourceSetName")
-                crs = self._find(ObjectRef(ADDONS_GROUP, "ClusterResourceSet", ref.namespace,
-                                           str(name or "")))
+        elif kind == contract.binding_cluster.kind:
+            found.append(self._binding_cluster(i, ref, obj))
+            sets = contract.binding_sets
+            items = field_value(obj, sets.items) if sets.items else None
+            for item in items if isinstance(items, list) else ():
+                named = _named(_mapping(item), sets, ref.namespace)
+                crs = self._find(named) if named else None
                 if crs is not None:
                     self.pulls.setdefault(i, []).append(crs)
         return [j for j in found if j is not None]
 
-    def _binding_cluster(self, i: int, ref: ObjectRef, spec: Mapping[str, Any]) -> int | None:
-        name = spec.get("clusterName")
+    def _binding_cluster(self, i: int, ref: ObjectRef, obj: Mapping[str, Any]) -> int | None:
+        rule = self.contract.binding_cluster
+        named = _named(obj, rule, ref.namespace)
         # Bindings written before spec.clusterName existed name their Cluster as an owner.
-        candidates = [ObjectRef(CAPI_GROUP, "Cluster", ref.namespace, str(name))] if name else [
-            edge.ref for edge in self.owner_edges[i] if edge.ref.group_kind == CLUSTER]
+        candidates = [named] if named else [
+            edge.ref for edge in self.owner_edges[i] if edge.ref.group_kind == rule.target]
         for candidate in candidates:
             j = self._find(candidate)
             if j is not None:
@@ -508,7 +515,7 @@ class _Builder:
     def _is_root(self, i: int) -> bool:
         info = self.infos[i]
         labels = _mapping(self.metas[i].get("labels"))
-        return (self.special[i] in HIERARCHY_ROOT_KINDS or MOVE_HIERARCHY_LABEL in labels
+        return (self.special[i] in self.contract.roots or MOVE_HIERARCHY_LABEL in labels
                 or (info is not None and info.move_hierarchy))
 
     def _is_forced(self, i: int) -> bool:
@@ -517,12 +524,13 @@ class _Builder:
         return MOVE_LABEL in labels or (info is not None and info.move)
 
     def _paused(self, i: int) -> bool | None:
-        obj = self.objs[i]
-        if self.is_cluster[i]:
-            return _mapping(obj.get("spec")).get("paused") is True
-        if self.special[i] is CLUSTER_CLASS:
-            return PAUSED_ANNOTATION in _mapping(self.metas[i].get("annotations"))
-        return None
+        kind = self.special[i]
+        rule = self.contract.pause.get(kind) if kind is not None else None
+        if rule is None:
+            return None
+        if rule.field:
+            return field_value(self.objs[i], rule.field) is True
+        return rule.annotation in _mapping(self.metas[i].get("annotations"))
 
     def graph(self) -> Graph:
         self._link()
@@ -539,7 +547,7 @@ class _Builder:
                     return refs[i].name in self.selection.clusters
                 # ClusterClasses and ClusterResourceSets come only when a chosen Cluster uses them;
                 # other move and move-hierarchy objects (identities) record no users: copy them.
-                return self.special[i] not in HIERARCHY_ROOT_KINDS
+                return self.special[i] not in self.contract.roots
             self.shared = {i for i in (*roots, *forced) if chosen(i) and not self.is_cluster[i]}
             self.reached = self._reach([i for i in roots if chosen(i)],
                                        [i for i in forced if chosen(i)])

@@ -18,7 +18,8 @@ from movekit.bundle import Bundle, ObjectEntry, read_bundle
 from movekit.bundle.clusterctl import is_clusterctl_directory, read_clusterctl_directory
 from movekit.bundle.encryption import SecretKeys, unlock
 from movekit.clusterctl_import import bundle_from_clusterctl_objects
-from movekit.discovery import CLUSTERCTL_LABEL, CRD_API_VERSION, discover_kinds, kind_info
+from movekit.contract import CLUSTERCTL_LABEL, PROVIDER, PROVIDER_API_VERSION
+from movekit.discovery import CRD_API_VERSION, discover_kinds, kind_info
 from movekit.errors import InvalidBundle, PrecheckFailed
 from movekit.kube import ApiResource, KubeClient
 from movekit.plan import (
@@ -154,7 +155,7 @@ def target_facts(
     ns_res = served[("v1", "Namespace")]
     namespaces = frozenset(str(n["metadata"]["name"]) for n in client.list(ns_res))
     existing = _existing(client, served, entries, options.namespace_map)
-    provider_res = served.get(("clusterctl.cluster.x-k8s.io/v1alpha3", "Provider"))
+    provider_res = served.get((PROVIDER_API_VERSION, PROVIDER.kind))
     providers = tuple(
         Provider(name=str(p.get("providerName") or p["metadata"]["name"]),
                  namespace=str(p["metadata"].get("namespace", "")),

@@ -28,6 +28,7 @@ from typing import Any
 
 from movekit.apply import ApplyOptions
 from movekit.bundle import ObjectEntry, read_bundle
+from movekit.contract import DELETE_FOR_MOVE_ANNOTATION
 from movekit.errors import MovekitError, PartialFailure, PrecheckFailed, UsageError
 from movekit.export import ExportOptions, ExportResult, entry_for, export_bundle
 from movekit.graph import Selection
@@ -53,7 +54,6 @@ from movekit.progress import ProgressLike, Reporter, reporter_of
 from movekit.refs import ObjectRef
 from movekit.terminating import GC_FINALIZERS, Deleted, Terminating, explain, wait_until_gone
 
-DELETE_FOR_MOVE_ANNOTATION = "clusterctl.cluster.x-k8s.io/delete-for-move"
 _WORKERS = 16
 # Long enough for a busy garbage collector to finish a large move (it also needs up to ~30 s to
 # start watching a kind whose CRD is new), short enough to report a cluster without one.

@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from movekit.bundle import ObjectEntry
+from movekit.contract import CLUSTER_API, CLUSTERCTL_LABEL
 from movekit.refs import GroupKind, ObjectRef
 
 BUNDLE_ANNOTATION = "movekit.io/bundle"
 NAMESPACE = GroupKind("", "Namespace")
-CORE_MOVABLE = frozenset({GroupKind("", "Secret"), GroupKind("", "ConfigMap"), NAMESPACE})
+CORE_MOVABLE = frozenset({*CLUSTER_API.always_moved, NAMESPACE})
 CONFLICT_POLICIES = ("fail", "skip", "update")
 SHARED = "exists in the target: global, shared"
 
@@ -144,7 +145,7 @@ def make_plan(
         if gk not in CORE_MOVABLE and gk not in facts.movable and gk not in options.allow_kinds:
             errors.append(
                 f"{target}: kind {gk} is not one movekit imports (not a Secret, ConfigMap, "
-                "Namespace or the kind of a CRD labelled clusterctl.cluster.x-k8s.io in the "
+                f"Namespace or the kind of a CRD labelled {CLUSTERCTL_LABEL} in the "
                 f"target); --allow-kind {gk} permits it"
             )
             continue

@@ -16,8 +16,9 @@ from rich.tree import Tree
 
 from movekit.bundle import Bundle, ObjectEntry
 from movekit.bundle.encryption import describe
+from movekit.contract import CLUSTER
 from movekit.export import ExportResult
-from movekit.graph import CLUSTER, Graph, Node
+from movekit.graph import Graph, Node
 from movekit.importer import ImportResult
 from movekit.journal import Journal
 from movekit.move import RetireResult

@@ -1,7 +1,7 @@
 """The benchmark against a real control plane: ``python -m bench --real`` (``KUBEBUILDER_ASSETS``
 names etcd and kube-apiserver, as for the real test lane).
 
-It starts a source and a target control plane (``movekit.kubesim.envtest.ControlPlane``, no
+It starts a source and a target control plane (``kubesim.envtest.ControlPlane``, no
 controllers: the two cores go to the servers and the clients), installs the CRDs the way the
 real test lane does, seeds a fleet per size into the source, and measures, each against a
 baseline taken in the same run:
@@ -50,9 +50,9 @@ from bench.figures import (
 )
 from bench.proxy import LatencyProxy
 from bench.servers import BenchError, Measured, measure
+from kubesim.envtest import ASSETS_ENV, ControlPlane, assets_dir
 from movekit.apply import DEFAULT_WORKERS
 from movekit.kube import DEFAULT_BURST, DEFAULT_QPS
-from movekit.kubesim.envtest import ASSETS_ENV, ControlPlane, assets_dir
 from tests.lanes import prepare
 
 SIZES = [10, 100]

@@ -38,9 +38,9 @@ from bench.figures import (
 )
 from bench.real import run_real
 from bench.servers import Server, measure
+from kubesim.envtest import ASSETS_ENV
 from movekit.apply import DEFAULT_WORKERS
 from movekit.kube import DEFAULT_BURST, DEFAULT_QPS, PAGE_SIZE
-from movekit.kubesim.envtest import ASSETS_ENV
 
 NAMESPACE = "fleet"
 
@@ -135,7 +135,7 @@ def _numbers(kind: Callable[[str], Any]) -> Callable[[str], list[Any]]:
 
 
 LAYOUT = (
-    "Each kubesim (source, targets) is its own `python -m movekit.kubesim serve` process; each "
+    "Each kubesim (source, targets) is its own `python -m kubesim serve` process; each "
     "measured export, import and baseline replay is its own `python -m bench.worker` process, "
     "timed from inside (interpreter start-up excluded), its own peak RSS (VmHWM) reported. No two "
     "share a GIL. On a 2-core machine the importer and the target server still share the two "

@@ -2,7 +2,7 @@
 
 A server and the movekit process it serves must not share one interpreter: the GIL would
 make each slow down the other and the figures would describe Python's scheduler, not
-movekit. Every server is ``python -m movekit.kubesim serve``; it writes its kubeconfig only
+movekit. Every server is ``python -m kubesim serve``; it writes its kubeconfig only
 once it is seeded and ready, which is what :class:`Server` waits for.
 """
 
@@ -36,7 +36,7 @@ class Server:
         self.kubeconfig = workdir / f"{name}.kubeconfig"
         self.name = name
         self._log = workdir / f"{name}.log"
-        self._argv = [sys.executable, "-m", "movekit.kubesim", "serve",
+        self._argv = [sys.executable, "-m", "kubesim", "serve",
                       "--kubeconfig-out", str(self.kubeconfig), "--latency-ms", str(latency_ms),
                       "--capi-providers"]
         if seed_clusters:

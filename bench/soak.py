@@ -26,16 +26,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kubesim import KubeSim
+from kubesim.capi.install import install_crds, install_providers
+from kubesim.capi.topologies import TOPOLOGIES, seed
 from movekit.bundle import Bundle, read_bundle
 from movekit.errors import PartialFailure
 from movekit.export import ExportOptions, export_bundle
-from movekit.fixtures.install import install_crds, install_providers
-from movekit.fixtures.topologies import TOPOLOGIES, seed
 from movekit.graph import Selection
 from movekit.importer import ImportOptions, import_bundle
 from movekit.journal import DONE, ROLLED_BACK, Journal
 from movekit.kube import KubeClient
-from movekit.kubesim import KubeSim
 from movekit.move import MoveOptions, resume
 from tests.scenarios.checks import assert_target_holds_bundle, target_objects
 

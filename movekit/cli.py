@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -55,6 +56,10 @@ Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True,
 Output = Annotated[str, typer.Option("--output", "-o", help="text, json or yaml.")]
 OUTPUTS = ("text", "json", "yaml")
 T = TypeVar("T")
+# Commands other distributions add; movekit-kubesim brings `demo` and `kubesim`.
+COMMANDS_GROUP = "movekit.commands"
+EMULATOR_COMMANDS = ("demo", "kubesim")
+EMULATOR_MISSING = "this command needs the emulator: pip install 'movekit[demo]'"
 
 
 class _State:
@@ -439,17 +444,37 @@ def _group_kind(text: str) -> GroupKind:
     return GroupKind(group, kind)
 
 
-def _mount_subcommands() -> None:
-    from movekit.demo import demo
-    from movekit.kubesim.cli import kubesim_app
+def _mount_subcommands(args: Sequence[str] | None = None) -> None:
+    """Mount the command that ``args`` invoke from its ``movekit.commands`` entry point, or
+    every one when they invoke none in particular (help, completion; ``None``: the docs).
 
-    app.add_typer(kubesim_app, name="kubesim")
-    app.command()(demo)
+    The emulator's commands live in another distribution; loading them only when asked keeps
+    a normal run from importing it at all.
+    """
+    found = {point.name: point for point in entry_points(group=COMMANDS_GROUP)}
+    invoked = args[0] if args else "-"
+    if invoked.startswith("-"):
+        wanted = list(found.values())
+    elif invoked in found:
+        wanted = [found[invoked]]
+    elif invoked in EMULATOR_COMMANDS:
+        raise UsageError(EMULATOR_MISSING)
+    else:
+        return
+    for point in wanted:
+        try:
+            command = point.load()
+        except ModuleNotFoundError as missing:
+            raise UsageError(EMULATOR_MISSING) from missing
+        if isinstance(command, typer.Typer):
+            app.add_typer(command, name=point.name)
+        else:
+            app.command(name=point.name)(command)
 
 
 def main() -> None:
-    _mount_subcommands()
     try:
+        _mount_subcommands(sys.argv[1:])
         app()
     except MovekitError as error:
         err.print(Text("error: ", style="red") + Text(str(error)))

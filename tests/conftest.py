@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from movekit.kubesim import KubeSim
+from kubesim import KubeSim
 from tests.lanes import KUBESIM, LANES, NO_REAL_LANE, REAL, Env, RealCluster, prepare, real_clusters
 
 # One per session, so that names made from it differ between runs on a reused cluster.

@@ -23,7 +23,8 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from movekit.fixtures.install import (
+from kubesim import KubeSim, Rule
+from kubesim.capi.install import (
     CLUSTERCTL_LABEL,
     PROVIDERS,
     ensure_namespace,
@@ -31,10 +32,9 @@ from movekit.fixtures.install import (
     install_providers,
     install_upstream_crds,
 )
-from movekit.fixtures.topologies import Seeded, Topology, seed
+from kubesim.capi.topologies import Seeded, Topology, seed
+from kubesim.envtest import ASSETS_ENV, ControlPlane, assets_dir
 from movekit.kube import KubeClient
-from movekit.kubesim import KubeSim, Rule
-from movekit.kubesim.envtest import ASSETS_ENV, ControlPlane, assets_dir
 
 SOURCE_ENV = "MOVEKIT_TEST_SOURCE_KUBECONFIG"
 TARGET_ENV = "MOVEKIT_TEST_TARGET_KUBECONFIG"

@@ -16,7 +16,7 @@ import pytest
 
 from bench.proxy import LatencyProxy
 from bench.run import main
-from movekit.kubesim.envtest import ASSETS_ENV, assets_dir
+from kubesim.envtest import ASSETS_ENV, assets_dir
 
 NO_REAL_ASSETS = f"real mode: set {ASSETS_ENV} (etcd, kube-apiserver)"
 

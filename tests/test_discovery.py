@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from kubesim import KubeSim
+from kubesim.capi import install_crds, install_providers
+from kubesim.capi.fleet import seed_fleet
+from kubesim.capi.topologies import TOPOLOGIES, seed
 from movekit.discovery import discover, view
-from movekit.fixtures import install_crds, install_providers
-from movekit.fixtures.fleet import seed_fleet
-from movekit.fixtures.topologies import TOPOLOGIES, seed
 from movekit.graph import Selection, build
 from movekit.kube import KubeClient
-from movekit.kubesim import KubeSim
 from movekit.precheck import provisioning_problems
 from movekit.refs import ObjectRef
 

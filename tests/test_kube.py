@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from movekit.fixtures.topologies import TOPOLOGIES, seed
-from movekit.kubesim import KubeSim
+from kubesim import KubeSim
+from kubesim.capi.topologies import TOPOLOGIES, seed
 from tests.lanes import prepare
 from tests.scenarios.commands import movekit
 

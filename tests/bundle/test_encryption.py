@@ -16,6 +16,7 @@ from typing import Any
 import pyrage
 import pytest
 
+from kubesim.capi.topologies import TOPOLOGIES
 from movekit.bundle import Bundle, BundleWriter, Source, manifest_digest, read_bundle
 from movekit.bundle.encryption import (
     SecretKeys,
@@ -28,7 +29,6 @@ from movekit.bundle.encryption import (
 )
 from movekit.errors import InvalidBundle, PrecheckFailed, UsageError
 from movekit.export import ExportOptions, export_bundle
-from movekit.fixtures.topologies import TOPOLOGIES
 from movekit.graph import Selection
 from movekit.importer import ImportOptions, import_bundle
 from movekit.refs import ObjectRef

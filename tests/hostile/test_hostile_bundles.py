@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from kubesim import KubeSim
 from movekit import cli
 from movekit.bundle import archive as archive_module
 from movekit.bundle import reader as reader_module
 from movekit.errors import InvalidBundle
-from movekit.kubesim import KubeSim
 from tests.bundle.bundle_samples import SECRET_DATA, SECRET_VALUE, snapshot
 from tests.hostile.corpus import CORPUS, ESCAPE, Hostile
 

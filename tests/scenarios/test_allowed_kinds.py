@@ -77,7 +77,7 @@ def movekit(*args: str, monkeypatch: pytest.MonkeyPatch,
             capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     """Run the movekit command in-process; its exit code and stderr."""
     monkeypatch.setattr(sys, "argv", ["movekit", *args])
-    monkeypatch.setattr(cli, "_mount_subcommands", lambda: None)
+    monkeypatch.setattr(cli, "_mount_subcommands", lambda args: None)
     capsys.readouterr()
     with pytest.raises(SystemExit) as exited:
         cli.main()

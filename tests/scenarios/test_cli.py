@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from kubesim.capi.topologies import TOPOLOGIES
 from movekit.bundle import read_bundle
-from movekit.fixtures.topologies import TOPOLOGIES
 from tests.lanes import Env
 
 

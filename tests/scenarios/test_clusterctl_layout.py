@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from kubesim.capi.topologies import TOPOLOGIES
 from movekit.bundle.clusterctl import (
     go_json,
     is_clusterctl_directory,
@@ -26,7 +27,6 @@ from movekit.bundle.clusterctl import (
 )
 from movekit.errors import InvalidBundle, UsageError
 from movekit.export import ExportOptions, export_bundle
-from movekit.fixtures.topologies import TOPOLOGIES
 from movekit.graph import Selection
 from movekit.importer import ImportOptions, ImportResult, import_from_path
 from movekit.kube import KubeClient

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from kubesim.capi.topologies import TOPOLOGIES, Topology
+from kubesim.refs import ObjectRef as FixtureRef
 from movekit.bundle import Bundle, read_bundle
 from movekit.errors import PrecheckFailed, UsageError
 from movekit.export import ExportOptions, export_bundle, in_scope
-from movekit.fixtures.topologies import TOPOLOGIES, Topology
 from movekit.graph import Selection
 from movekit.refs import ObjectRef, split_api_version
 from tests.lanes import Env
@@ -37,6 +38,11 @@ def _excluded(bundle: Bundle) -> dict[ObjectRef, str]:
     }
 
 
+def _ref(ref: FixtureRef) -> ObjectRef:
+    """movekit's identity of a fixture's (kubesim has an ObjectRef of its own)."""
+    return ObjectRef(ref.group, ref.kind, ref.namespace, ref.name)
+
+
 def _pause_state(env: Env, namespace: str) -> dict[str, object]:
     clusters = env.client().list(
         env.client().resource("cluster.x-k8s.io/v1beta2", "Cluster"), namespace)  # type: ignore[arg-type]
@@ -53,23 +59,24 @@ def test_export_writes_exactly_the_move_set_with_waves_and_reasons(
 
     bundle = _export(src, selection, tmp_path / "bundle")
 
-    own = set(topology.refs(namespace).values())
+    own = {_ref(ref) for ref in topology.refs(namespace).values()}
     # A shared cluster may hold other teams' global identities: every export carries them.
     foreign = [e for e in bundle.entries if e.ref not in own]
     assert all(e.is_global or e.keep_in_source for e in foreign), foreign
     assert {e.ref: e.wave for e in bundle.entries if e.ref in own} == \
-        topology.expected_moved(namespace)
+        {_ref(ref): wave for ref, wave in topology.expected_moved(namespace).items()}
     excluded = _excluded(bundle)
-    expected = {ref: reason for ref, reason in topology.expected_excluded(namespace).items()
-                if in_scope(ref, selection)}
+    expected = {_ref(ref): reason for ref, reason in topology.expected_excluded(namespace).items()
+                if in_scope(_ref(ref), selection)}
     assert {ref: reason for ref, reason in excluded.items() if ref in own} == expected
     # What the cluster itself adds to every namespace (kube-root-ca.crt) is reported, as orphan.
     assert {reason for ref, reason in excluded.items() if ref not in own} <= {"orphan"}
     assert {e.ref for e in bundle.entries if e.keep_in_source and e.ref in own} == \
-        topology.expected_keep_in_source(namespace)
+        {_ref(ref) for ref in topology.expected_keep_in_source(namespace)}
     assert {e.ref for e in bundle.entries if e.is_global and e.ref in own} == \
-        topology.expected_global(namespace)
-    assert {e.ref for e in bundle.entries if e.was_paused} == topology.expected_paused(namespace)
+        {_ref(ref) for ref in topology.expected_global(namespace)}
+    assert {e.ref for e in bundle.entries if e.was_paused} == \
+        {_ref(ref) for ref in topology.expected_paused(namespace)}
 
 
 def test_export_restores_the_pause_state_it_found(src: Env, namespace: str,

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from kubesim.capi.topologies import TOPOLOGIES
 from movekit.apply import ApplyOptions
 from movekit.bundle import Bundle, read_bundle
 from movekit.errors import InvalidBundle, PartialFailure, PrecheckFailed
 from movekit.export import ExportOptions, export_bundle
-from movekit.fixtures.topologies import TOPOLOGIES
 from movekit.graph import Selection
 from movekit.importer import ImportOptions, ImportResult, import_bundle
 from movekit.plan import BUNDLE_ANNOTATION, PlanOptions
@@ -102,7 +102,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(
 def test_a_kind_the_target_does_not_serve_fails_the_plan_naming_its_crd(
     src: Env, namespace: str, tmp_path: Path
 ) -> None:
-    from movekit.kubesim import KubeSim
+    from kubesim import KubeSim
 
     _exported(src, "machinedeployment", namespace, tmp_path / "b")
     with KubeSim() as bare:
@@ -158,7 +158,7 @@ def test_expect_digest_refuses_another_bundle(src: Env, dst: Env, namespace: str
 def test_providers_older_in_the_target_fail_the_plan_unless_skipped(
     src: Env, dst: Env, namespace: str, tmp_path: Path
 ) -> None:
-    from movekit.fixtures.install import install_providers
+    from kubesim.capi.install import install_providers
 
     _exported(src, "cluster-alone", namespace, tmp_path / "b")
     install_providers(dst.api, version="v1.0.0")  # older than the source's

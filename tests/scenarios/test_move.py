@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from kubesim.capi.topologies import TOPOLOGIES
 from movekit.bundle import Bundle, read_bundle
 from movekit.errors import PartialFailure, UsageError
 from movekit.export import ExportOptions, export_bundle
-from movekit.fixtures.topologies import TOPOLOGIES
 from movekit.graph import Selection
 from movekit.importer import ImportOptions, import_bundle
 from movekit.journal import DONE, ROLLED_BACK, ClusterAccess, Journal
@@ -42,7 +42,7 @@ CLUSTERS = ("cluster.x-k8s.io/v1beta2", "Cluster")
 @pytest.fixture
 def controllers(src: Env) -> Iterator[object]:
     """Cluster API controllers acting on the source: finalizers, pause, block-move."""
-    from movekit.kubesim.controllers import CapiControllers
+    from kubesim.controllers import CapiControllers
 
     sim = src.require_sim("runs simulated Cluster API controllers (finalizers, block-move)")
     running = CapiControllers(sim)
@@ -58,7 +58,7 @@ def controllers_where_simulated(src: Env) -> Iterator[object | None]:
     if src.sim is None:
         yield None
         return
-    from movekit.kubesim.controllers import CapiControllers
+    from kubesim.controllers import CapiControllers
 
     running = CapiControllers(src.sim)
     running.start()

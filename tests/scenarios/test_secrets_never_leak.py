@@ -28,7 +28,7 @@ import yaml
 import zstandard
 from kubernetes import client as k8s_client
 
-from movekit.fixtures.topologies import TOPOLOGIES, seed
+from kubesim.capi.topologies import TOPOLOGIES, seed
 from tests.lanes import Env
 from tests.scenarios.commands import movekit
 

@@ -16,12 +16,12 @@ from typing import Any
 import jsonschema
 from rich.console import Console
 
+from kubesim.capi import capi
+from kubesim.capi.model import MAIN, Expected, Owner, Topology, controller_owner
+from kubesim.capi.topologies import TOPOLOGIES, relocate, seed
 from movekit import render
 from movekit.bundle import Bundle, read_bundle
 from movekit.export import ExportOptions, export_bundle
-from movekit.fixtures import capi
-from movekit.fixtures.model import MAIN, Expected, Owner, Topology, controller_owner
-from movekit.fixtures.topologies import TOPOLOGIES, relocate, seed
 from movekit.graph import Selection
 from movekit.importer import ImportOptions, import_bundle
 from movekit.journal import DONE, ClusterAccess

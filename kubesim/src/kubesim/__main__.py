@@ -1,0 +1,5 @@
+"""``python -m kubesim serve ...``."""
+
+from kubesim.cli import kubesim_app
+
+kubesim_app(prog_name="python -m kubesim")

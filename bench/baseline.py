@@ -18,6 +18,7 @@ keeps the mix of kinds and sizes) and scaled to the whole move by the driver.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Mapping
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from movekit.bundle import ObjectEntry, read_bundle
-from movekit.kube import ApiResource, KubeApiError, KubeClient
+from movekit.kube import ApiResource, Conflict, KubeClient
 from movekit.sanitize import sanitize
 
 
@@ -67,12 +68,9 @@ def replay(source: KubeClient, target: KubeClient, bundle_path: Path, size: int,
     uids: dict[str, str] = {}  # source uid -> target uid
     started = time.perf_counter()
     for name in namespaces:
-        try:
+        with contextlib.suppress(Conflict):  # already there
             target.create(namespace_res, {"apiVersion": "v1", "kind": "Namespace",
                                           "metadata": {"name": name}})
-        except KubeApiError as err:
-            if err.code != 409:
-                raise
     for entry in chosen:
         res = resources[(entry.api_version, entry.ref.kind)]
         live = source.get(res, entry.ref.namespace, entry.ref.name)

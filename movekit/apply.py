@@ -13,16 +13,16 @@ ClusterClasses are created paused and resumed only once everything is in place.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from movekit.bundle import Bundle, ObjectEntry
-from movekit.errors import PartialFailure
-from movekit.kube import ApiResource, KubeApiError, KubeClient
+from movekit.errors import ApiRequestFailed, PartialFailure
+from movekit.kube import AlreadyExists, ApiResource, Conflict, KubeClient, OwnerNotImported
 from movekit.pause import is_pausable, mark_paused, pause_patch
 from movekit.plan import BUNDLE_ANNOTATION, Action, Plan, Step
 from movekit.progress import Advance, ProgressLike, Reporter, reporter_of
@@ -66,28 +66,17 @@ class _Applier:
         self._lock = threading.Lock()
         self._advance: Advance = lambda done=1: None
         self.report = Reporter()
-        self._resources: dict[tuple[str, str], ApiResource] = {}
         # source uid -> target uid, filled as owners are created or found.
         self.uids: dict[str, str] = {
             s.entry.source_uid: s.existing_uid for s in plan.steps if s.existing_uid
         }
-
-    def resource(self, api_version: str, kind: str) -> ApiResource:
-        key = (api_version, kind)
-        if key not in self._resources:
-            res = self.client.resource(api_version, kind)
-            if res is None:
-                raise KubeApiError(404, "NotFound", f"{kind} is not served at {api_version}",
-                                   "discover", kind)
-            self._resources[key] = res
-        return self._resources[key]
 
     # -- one object -------------------------------------------------------------------------
 
     def run(self, step: Step) -> None:
         try:
             uid = self._run(step)
-        except KubeApiError as err:
+        except ApiRequestFailed as err:
             with self._lock:
                 self.outcome.failures[step.target] = str(err)  # names the verb, resource, namespace
                 self.outcome.count(step.target.kind, "failed")
@@ -100,7 +89,7 @@ class _Applier:
 
     def _run(self, step: Step) -> str:
         entry = step.entry
-        res = self.resource(entry.api_version, entry.ref.kind)
+        res = self.client.served(entry.api_version, entry.ref.kind)
         if step.action is Action.SKIP:
             with self._lock:
                 self.outcome.count(step.target.kind, "skipped")
@@ -132,9 +121,7 @@ class _Applier:
     def _create(self, step: Step, res: ApiResource, body: dict[str, Any]) -> dict[str, Any]:
         try:
             created = self.client.create(res, body)
-        except KubeApiError as err:
-            if err.code != 409 or err.reason != "AlreadyExists":
-                raise
+        except AlreadyExists:
             # A retried create whose first attempt landed, or a concurrent run: adopt our own.
             live = self.client.get(res, step.target.namespace, step.target.name)
             annotations = ((live or {}).get("metadata") or {}).get("annotations") or {}
@@ -160,10 +147,9 @@ class _Applier:
             rewritten = dict(owner)
             target_uid = self.uids.get(str(owner.get("uid")))
             if target_uid is None:
-                raise KubeApiError(
-                    0, "OwnerNotImported",
-                    f"owner {owner.get('kind')} {owner.get('name')} was not imported before it",
-                    "create", str(entry.ref))
+                raise OwnerNotImported(
+                    f"create {entry.ref}: owner {owner.get('kind')} {owner.get('name')} "
+                    "was not imported before it")
             rewritten["uid"] = target_uid
             owners.append(rewritten)
         if owners:
@@ -202,22 +188,16 @@ class _Applier:
         return self.outcome
 
     def _run_wave(self, steps: list[Step]) -> None:
-        pool = ThreadPoolExecutor(max_workers=max(1, min(self.options.workers, len(steps))))
         try:
-            futures = [pool.submit(self.run, step) for step in steps]
-            # Fail fast: on the first permanent error stop starting new objects.
-            wait(futures, return_when=FIRST_EXCEPTION)
-        finally:
-            # On an error or Ctrl-C, what has not started never starts; what runs finishes.
-            pool.shutdown(wait=True, cancel_futures=True)
-        if self.outcome.failures:
-            raise self._partial_failure()
-        for future in futures:
-            error = None if future.cancelled() else future.exception()
-            if error is not None:
-                # The server stayed unreachable past the retry budget: what is in place stays.
-                raise PartialFailure(f"{error}; {len(self.outcome.done)} object(s) are in place. "
-                                     "Run the same import again to resume.") from error
+            # Fail fast: on the first error (or Ctrl-C) what has not started never starts; what
+            # runs finishes. A wave's work never maps again, so it cannot wait on its own pool.
+            deque(self.client.map(self.run, steps, limit=self.options.workers), maxlen=0)
+        except Exception as error:
+            if self.outcome.failures:
+                raise self._partial_failure() from None
+            # The server stayed unreachable past the retry budget: what is in place stays.
+            raise PartialFailure(f"{error}; {len(self.outcome.done)} object(s) are in place. "
+                                 "Run the same import again to resume.") from error
 
     def _resume(self, report: Reporter) -> None:
         targets = [
@@ -230,15 +210,13 @@ class _Applier:
         report.step(f"resuming {len(targets)} Cluster(s) and ClusterClass(es)")
 
         def one(step: Step) -> None:
-            res = self.resource(step.entry.api_version, step.entry.ref.kind)
+            res = self.client.served(step.entry.api_version, step.entry.ref.kind)
             self.client.merge_patch(res, step.target.namespace, step.target.name,
                                     pause_patch(step.target, paused=False))
             with self._lock:
                 self.outcome.resumed.append(step.target)
 
-        workers = max(1, min(self.options.workers, len(targets)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(one, targets))
+        deque(self.client.map(one, targets, limit=self.options.workers), maxlen=0)
 
     def _partial_failure(self) -> PartialFailure:
         lines = [f"  - {ref}: {message}" for ref, message in sorted(self.outcome.failures.items())]
@@ -268,9 +246,7 @@ def apply_plan(
         if facts.get("annotations"):
             meta["annotations"] = dict(facts["annotations"])
         report.step(f"creating namespace {name}")
-        try:
+        # A namespace already there (an earlier run, or made meanwhile) is what we wanted.
+        with contextlib.suppress(Conflict):
             client.create(ns_res, {"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
-        except KubeApiError as err:
-            if err.code != 409:
-                raise
     return _Applier(client, bundle, plan, options).apply(report)

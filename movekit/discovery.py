@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -300,12 +299,11 @@ def _list_all(
                  view(obj, contract))
                 for obj in client.iter_list(job[0], job[1])]
 
-    with ThreadPoolExecutor(max_workers=min(_LIST_WORKERS, len(unique))) as pool:
-        for page in pool.map(read, unique):
-            for ref, blob, looked_at in page:
-                if packed is not None:
-                    packed[ref] = blob
-                views[ref] = looked_at
+    for page in client.map(read, unique, limit=_LIST_WORKERS):
+        for ref, blob, looked_at in page:
+            if packed is not None:
+                packed[ref] = blob
+            views[ref] = looked_at
 
 
 def _referenced_namespaces(objects: Iterable[Mapping[str, Any]], namespace: str,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,14 +193,14 @@ def _existing(
     def read(job: tuple[ApiResource, str | None]) -> list[dict[str, Any]]:
         return client.list(job[0], job[1])
 
-    with ThreadPoolExecutor(max_workers=min(_LIST_WORKERS, len(jobs))) as pool:
-        for page in pool.map(read, sorted(jobs, key=lambda j: (str(j[0]), j[1] or ""))):
-            for obj in page:
-                ref = ObjectRef.of(obj)
-                if ref in wanted:
-                    meta = obj["metadata"]
-                    found[ref] = Existing(
-                        uid=str(meta["uid"]),
-                        bundle=(meta.get("annotations") or {}).get(BUNDLE_ANNOTATION),
-                    )
+    jobs_in_order = sorted(jobs, key=lambda j: (str(j[0]), j[1] or ""))
+    for page in client.map(read, jobs_in_order, limit=_LIST_WORKERS):
+        for obj in page:
+            ref = ObjectRef.of(obj)
+            if ref in wanted:
+                meta = obj["metadata"]
+                found[ref] = Existing(
+                    uid=str(meta["uid"]),
+                    bundle=(meta.get("annotations") or {}).get(BUNDLE_ANNOTATION),
+                )
     return found

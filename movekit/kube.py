@@ -1,9 +1,10 @@
 """The one door to an API server: connection, discovery, paged reads, writes and retries.
 
 Everything else in movekit takes and returns plain dicts. This module owns the official
-``kubernetes`` client, turns its exceptions into movekit errors that name the verb, the
-resource and the namespace, retries only what is transient, and keeps a client-side
-rate limit (QPS with a burst) like client-go does.
+``kubernetes`` client, turns its exceptions into the typed errors of :mod:`movekit.kube_errors`
+that name the verb, the resource and the namespace, retries only what is transient (per the
+verb's retry profile), keeps a client-side rate limit (QPS with a burst) like client-go does,
+and runs a command's concurrent work on one bounded pool.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import urllib3
@@ -28,8 +30,22 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from movekit import __version__
-from movekit.errors import ApiRequestFailed, ClusterUnreachable, UsageError
+from movekit.errors import ClusterUnreachable, UsageError
+from movekit.kube_errors import AlreadyExists as AlreadyExists
+from movekit.kube_errors import Conflict as Conflict
+from movekit.kube_errors import Forbidden as Forbidden
+from movekit.kube_errors import Invalid as Invalid
+from movekit.kube_errors import KindNotServed as KindNotServed
+from movekit.kube_errors import KubeApiError as KubeApiError
+from movekit.kube_errors import NotFound as NotFound
+from movekit.kube_errors import OwnerNotImported as OwnerNotImported
+from movekit.kube_errors import Unauthorized as Unauthorized
+from movekit.kube_errors import Unavailable as Unavailable
+from movekit.kube_errors import api_error
 from movekit.refs import GroupKind, split_api_version
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 _log = logging.getLogger(__name__)
 
@@ -58,7 +74,6 @@ class ApiResource:
     plural: str
     namespaced: bool
     verbs: frozenset[str]
-    has_status: bool
 
     @property
     def api_version(self) -> str:
@@ -72,21 +87,9 @@ class ApiResource:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
 
-class KubeApiError(ApiRequestFailed):
-    """A request the API server refused for good; carries what a user needs to act."""
-
-    def __init__(self, code: int, reason: str, message: str, verb: str, where: str) -> None:
-        self.code = code
-        self.reason = reason
-        self.server_message = message
-        self.verb = verb
-        self.where = where
-        super().__init__(f"{verb} {where}: {code} {reason}: {message}")
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Jittered exponential backoff, bounded in total time."""
+    """Jittered exponential backoff, bounded in total time: every retry profile's duration."""
 
     base_delay: float = 0.2
     max_delay: float = 10.0
@@ -94,6 +97,25 @@ class RetryPolicy:
     # Until the server has answered once, a refused connection is more likely a wrong address
     # than a hiccup: give up sooner, as kubectl does.
     first_contact_budget: float = 8.0
+
+
+@dataclass(frozen=True)
+class RetryProfile:
+    """Which transient failures of one kind of request are worth another try."""
+
+    name: str
+    # Also retry a failure after which the server may have acted (5xx, timeout, dropped reply).
+    retries_ambiguous: bool
+
+
+# GET and LIST change nothing: every transient failure is retried, for up to the policy's budget.
+READ = RetryProfile("read", retries_ambiguous=True)
+# PUT, PATCH, DELETE, and a create by name: a repeat of one that landed meets 409 Conflict,
+# 404 or AlreadyExists, which their callers handle (apply adopts its own), for up to the budget.
+WRITE = RetryProfile("write", retries_ambiguous=True)
+# A create by generateName: a repeat of one that landed makes a second object, so only a 429 or
+# a connection never made is retried (up to the budget); anything else fails at once.
+CREATE_GENERATED = RetryProfile("create-generated", retries_ambiguous=False)
 
 
 class RateLimiter:
@@ -120,7 +142,8 @@ class RateLimiter:
 
 
 class KubeClient:
-    """A client for one cluster, shared by every worker thread of a command."""
+    """The session with one cluster, shared by every worker thread of a command: discovery and
+    its cache, typed errors, retries, the rate limit and the pool for concurrent work."""
 
     def __init__(
         self,
@@ -132,6 +155,7 @@ class KubeClient:
         connections: int = 32,
         timeout: float = 60.0,
         retry: RetryPolicy | None = None,
+        workers: int | None = None,
     ) -> None:
         configuration = k8s_client.Configuration()
         try:
@@ -159,13 +183,20 @@ class KubeClient:
         self._retry = retry or RetryPolicy()
         self._limiter = RateLimiter(qps, burst)
         self._resources: list[ApiResource] | None = None
+        self._by_version: dict[tuple[str, str], ApiResource] = {}
+        self._by_group_kind: dict[GroupKind, ApiResource] = {}
         # Workers that all ask at once must share one discovery, not each run their own.
         self._discovery_lock = threading.Lock()
+        # One worker per connection by default: more would only queue for a connection.
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers or connections),
+                                        thread_name_prefix="movekit")
+        self._on_pool = threading.local()
         self._answered = False
         self._stats_lock = threading.Lock()
         self.requests: Counter[str] = Counter()
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self._api.close()  # type: ignore[no-untyped-call]
 
     def __enter__(self) -> KubeClient:
@@ -186,11 +217,13 @@ class KubeClient:
         content_type: str = "application/json",
         verb: str | None = None,
         where: str | None = None,
-        retry: bool = True,
+        profile: RetryProfile | None = None,
     ) -> Any:
-        """Send one request and return the decoded JSON body, retrying transient failures."""
+        """Send one request and return the decoded JSON body, retrying transient failures as
+        ``profile`` allows (by default READ for GET, WRITE for any other method)."""
         verb = verb or method.lower()
         where = where or path
+        profile = profile or (READ if method == "GET" else WRITE)
         budget = self._retry.budget if self._answered else self._retry.first_contact_budget
         deadline = time.monotonic() + budget
         attempt = 0
@@ -216,7 +249,7 @@ class KubeClient:
             except (urllib3.exceptions.HTTPError, OSError) as err:
                 delay = None
                 failure = err
-            if not retry:
+            if not (profile.retries_ambiguous or _never_processed(failure)):
                 raise _transient_error(failure, verb, where, self.server)
             pause = delay if delay is not None else self._backoff(attempt)
             if time.monotonic() + pause > deadline:
@@ -258,6 +291,7 @@ class KubeClient:
             return self._discover()
 
     def _discover(self) -> list[ApiResource]:
+        """Read discovery once; later calls answer from the cache. Holds the discovery lock."""
         if self._resources is None:
             found: list[ApiResource] = []
             core = self.request("GET", "/api/v1", verb="get", where="discovery /api/v1")
@@ -271,20 +305,78 @@ class KubeClient:
                         where=f"discovery /apis/{gv['groupVersion']}",
                     )
                     found.extend(_parse_resource_list(group_name, version, listing))
-            self._resources = sorted(found)
+            resources = sorted(found)
+            for res in resources:
+                self._by_version.setdefault((res.api_version, res.kind), res)
+                # The first in sorted order, as a scan of resources() would find it.
+                self._by_group_kind.setdefault(res.group_kind, res)
+            self._resources = resources
         return self._resources
-
-    def forget_resources(self) -> None:
-        """Drop cached discovery, e.g. after CRDs were created."""
-        self._resources = None
 
     def resource(self, api_version: str, kind: str) -> ApiResource | None:
         """The resource serving ``kind`` at exactly ``api_version``, or None."""
-        group, version = split_api_version(api_version)
-        for res in self.resources():
-            if res.group == group and res.version == version and res.kind == kind:
-                return res
-        return None
+        self.resources()
+        return self._by_version.get((api_version, kind))
+
+    def resource_of(self, group_kind: GroupKind) -> ApiResource | None:
+        """A resource serving ``group_kind`` (its lowest served version), or None."""
+        self.resources()
+        return self._by_group_kind.get(group_kind)
+
+    def served(self, api_version: str, kind: str) -> ApiResource:
+        """The resource serving ``kind`` at ``api_version``; KindNotServed when there is none."""
+        res = self.resource(api_version, kind)
+        if res is None:
+            raise KindNotServed(api_version, kind)
+        return res
+
+    # -- concurrent work ----------------------------------------------------------------------
+
+    def map(self, fn: Callable[[_Item], _Result], items: Iterable[_Item], *,
+            limit: int) -> Iterator[_Result]:
+        """``fn`` of each item, at most ``limit`` at once on the session's pool; in item order.
+
+        The first failure stops new items from starting; those running finish, then it is
+        raised (also when the caller stops iterating, e.g. on Ctrl-C). Work already on the pool
+        that maps again runs its items itself, one by one: waiting for a slot it holds would
+        deadlock.
+        """
+        if getattr(self._on_pool, "active", False):
+            yield from (fn(item) for item in items)
+            return
+        todo = enumerate(items)
+        started: dict[int, Future[_Result]] = {}
+        running: set[Future[_Result]] = set()
+        failed = False
+        following = 0
+        try:
+            while True:
+                while not failed and len(running) < max(1, limit):
+                    step = next(todo, None)
+                    if step is None:
+                        break
+                    index, item = step
+                    future = self._pool.submit(self._on_pool_run, fn, item)
+                    started[index] = future
+                    running.add(future)
+                while following in started and started[following].done():
+                    yield started.pop(following).result()
+                    following += 1
+                if not running:
+                    return
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                running -= done
+                failed = failed or any(f.exception() is not None for f in done)
+        finally:
+            # What has not started never starts; what runs finishes before the caller goes on.
+            wait(running)
+
+    def _on_pool_run(self, fn: Callable[[_Item], _Result], item: _Item) -> _Result:
+        self._on_pool.active = True
+        try:
+            return fn(item)
+        finally:
+            self._on_pool.active = False
 
     # -- objects ------------------------------------------------------------------------------
 
@@ -334,22 +426,22 @@ class KubeClient:
                 "GET", _object_path(res, namespace, name), verb="get",
                 where=_describe(res, namespace, name),
             )
-        except KubeApiError as err:
-            if err.code == 404:
-                return None
-            raise
+        except NotFound:
+            return None
         return obj
 
     def create(
         self, res: ApiResource, obj: Mapping[str, Any], *, dry_run: bool = False
     ) -> dict[str, Any]:
-        namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+        meta = obj.get("metadata") or {}
+        namespace = str(meta.get("namespace") or "")
         query: dict[str, str | int] = {"fieldManager": FIELD_MANAGER}
         if dry_run:
             query["dryRun"] = "All"
         created: dict[str, Any] = self.request(
             "POST", _collection_path(res, namespace or None), query=query, body=dict(obj),
-            verb="create", where=_describe(res, namespace, (obj.get("metadata") or {}).get("name")),
+            verb="create", where=_describe(res, namespace, meta.get("name")),
+            profile=WRITE if meta.get("name") else CREATE_GENERATED,
         )
         return created
 
@@ -395,10 +487,8 @@ class KubeClient:
         """
         try:
             self.delete_object(res, namespace, name, uid=uid, propagation=propagation)
-        except KubeApiError as err:
-            if err.code == 404:
-                return False
-            raise
+        except NotFound:
+            return False
         return True
 
     def delete_object(self, res: ApiResource, namespace: str, name: str,
@@ -408,7 +498,7 @@ class KubeClient:
 
         Finalizers hold a deleted object, and so do Orphan and Foreground propagation: the API
         server adds the ``orphan`` or ``foregroundDeletion`` finalizer, which only the garbage
-        collector removes. A missing object raises the 404; ``uid`` as in :meth:`delete`.
+        collector removes. A missing object raises NotFound; ``uid`` as in :meth:`delete`.
         """
         body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions",
                                 "propagationPolicy": propagation}
@@ -440,8 +530,6 @@ def _warn_insecure(server: str) -> None:
 
 def _parse_resource_list(group: str, version: str, listing: Mapping[str, Any]) -> list[ApiResource]:
     entries = listing.get("resources") or []
-    status_of = {e["name"].split("/", 1)[0] for e in entries
-                 if str(e.get("name", "")).endswith("/status")}
     found = []
     for entry in entries:
         name = str(entry.get("name", ""))
@@ -454,7 +542,6 @@ def _parse_resource_list(group: str, version: str, listing: Mapping[str, Any]) -
             plural=name,
             namespaced=bool(entry.get("namespaced")),
             verbs=frozenset(entry.get("verbs") or ()),
-            has_status=name in status_of,
         ))
     return found
 
@@ -505,13 +592,21 @@ def _api_error(err: ApiException, verb: str, where: str) -> KubeApiError:
         message = str(status.get("message") or "")
     except (ValueError, TypeError):
         message = _first_line(str(err.body or ""))
-    return KubeApiError(int(err.status or 0), reason, message, verb, where)
+    return api_error(int(err.status or 0), reason, message, verb, where)
 
 
 def _transient_error(err: Exception, verb: str, where: str, server: str) -> Exception:
     if isinstance(err, ApiException):
         return _api_error(err, verb, where)
     return ClusterUnreachable(f"{verb} {where}: cannot reach {server}: {_first_line(err)}")
+
+
+def _never_processed(err: Exception) -> bool:
+    """Whether the server surely did not act: it asked us to slow down, or was never reached."""
+    if isinstance(err, ApiException):
+        return int(err.status or 0) == 429
+    # NewConnectionError (refused, no route) is a ConnectTimeoutError: no byte was sent.
+    return isinstance(err, urllib3.exceptions.ConnectTimeoutError | ConnectionRefusedError)
 
 
 def _brief(err: Exception) -> str:
@@ -523,3 +618,7 @@ def _brief(err: Exception) -> str:
 def _first_line(err: object) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
+
+
+#: The name says what it is: one session with one cluster.
+Session = KubeClient

@@ -20,7 +20,6 @@ source). From step 5 on only forward is safe, so rollback refuses and ``--resume
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,7 +46,7 @@ from movekit.journal import (
     ClusterAccess,
     Journal,
 )
-from movekit.kube import ApiResource, KubeApiError, KubeClient
+from movekit.kube import ApiResource, Conflict, KubeClient, NotFound
 from movekit.pause import Pausable, is_pausable, set_paused
 from movekit.plan import BUNDLE_ANNOTATION, Action, PlanOptions, Provider, make_plan
 from movekit.progress import ProgressLike, Reporter, reporter_of
@@ -286,24 +285,19 @@ def retire(
     doomed = [e for e in entries if not (e.is_global or e.keep_in_source)]
     result.kept = sorted(e.ref for e in entries if e.is_global or e.keep_in_source)
     waves = sorted({e.wave for e in doomed}, reverse=True)
-    resources: dict[tuple[str, str], ApiResource | None] = {}
     terminating: list[Deleted] = []
     for wave in waves:
         batch = [e for e in doomed if e.wave == wave]
 
         def one(entry: ObjectEntry) -> tuple[ObjectEntry, str, Deleted | None]:
-            key = (entry.api_version, entry.ref.kind)
-            if key not in resources:
-                resources[key] = source.resource(*key)
-            res = resources[key]
+            res = source.resource(entry.api_version, entry.ref.kind)
             if res is None:
                 return entry, "gone", None
             return entry, *_retire_one(source, res, entry)
 
-        with report.task(f"retiring wave {wave}", len(batch)) as advance, \
-                ThreadPoolExecutor(max_workers=min(_WORKERS, len(batch))) as pool:
+        with report.task(f"retiring wave {wave}", len(batch)) as advance:
             outcomes = []
-            for finished in pool.map(one, batch):
+            for finished in source.map(one, batch, limit=_WORKERS):
                 outcomes.append(finished)
                 advance()
         for entry, outcome, stays in outcomes:
@@ -339,9 +333,8 @@ def _retire_one(source: KubeClient, res: ApiResource, entry: ObjectEntry
     for _ in range(_CONFLICT_ATTEMPTS - 1):
         try:
             return _try_retire_one(source, res, entry)
-        except KubeApiError as err:
-            if err.code != 409:
-                raise
+        except Conflict:
+            pass
     return _try_retire_one(source, res, entry)
 
 
@@ -371,10 +364,8 @@ def _try_retire_one(source: KubeClient, res: ApiResource, entry: ObjectEntry
                                      propagation="Orphan")
         if stays is not None:
             _release_provider_finalizers(source, res, stays)
-    except KubeApiError as err:
-        if err.code == 404:
-            return "gone", None
-        raise
+    except NotFound:
+        return "gone", None
     if stays is None:
         return "deleted", None
     return "deleted", Deleted(ref, res, entry.source_uid)
@@ -400,8 +391,8 @@ def _release_provider_finalizers(source: KubeClient, res: ApiResource,
             source.merge_patch(res, namespace, name, {"metadata": {
                 "finalizers": kept or None, "resourceVersion": meta["resourceVersion"]}})
             return
-        except KubeApiError as err:
-            if err.code != 409 or attempt == _CONFLICT_ATTEMPTS - 1:
+        except Conflict:
+            if attempt == _CONFLICT_ATTEMPTS - 1:
                 raise
         fresh = source.get(res, namespace, name)
         if fresh is None or fresh["metadata"].get("uid") != uid:
@@ -439,7 +430,7 @@ def resume_source(source: KubeClient, entries: Sequence[ObjectEntry]) -> list[Ob
 def _pausables(client: KubeClient, refs: Iterable[ObjectRef]) -> list[Pausable]:
     found = []
     for ref in refs:
-        res = next((r for r in client.resources() if r.group_kind == ref.group_kind), None)
+        res = client.resource_of(ref.group_kind)
         if res is not None:
             found.append(Pausable(ref, res))
     return found

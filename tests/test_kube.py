@@ -150,6 +150,11 @@ def test_a_dropped_connection_ends_a_generate_name_create_at_once_with_exit_5(
             client.create(res, _config_map(generate_name="dropped-"))
         sim.controls.error_rate = 0.0
     assert raised.value.exit_code == 5
+    # kubesim logs a request once its handler ends, which may be after the client saw the drop.
+    deadline = time.monotonic() + 5
+    while sim.request_count(verb="create") == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # a retry, had there been one, would have been sent by now
     assert sim.request_count(verb="create") == 1
 
 

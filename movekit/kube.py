@@ -27,9 +27,9 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from movekit import __version__
 from movekit.errors import ApiRequestFailed, ClusterUnreachable, UsageError
 from movekit.refs import GroupKind, split_api_version
+from movekit.version import __version__
 
 _log = logging.getLogger(__name__)
 

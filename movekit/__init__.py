@@ -11,12 +11,15 @@ The command line is a thin layer over this Python API::
     with movekit.KubeClient("dst.yaml") as target:
         movekit.import_bundle(target, Path("bundle"), movekit.ImportOptions())
 
+``movekit.move`` is the module :mod:`movekit.move`; calling it runs the live move, so
+``movekit.move(source, target, options, access)`` works as before (``movekit.move.move`` is the
+same function, under the name type checkers know).
+
 Every function raises a subclass of :class:`movekit.errors.MovekitError` whose message is
 the one line a user needs and whose ``exit_code`` is what the CLI exits with.
 """
 
-__version__ = "0.1.0"
-
+from movekit import move
 from movekit.apply import ApplyOptions
 from movekit.bundle import Bundle, read_bundle, verify
 from movekit.errors import MovekitError
@@ -24,9 +27,10 @@ from movekit.export import ExportOptions, ExportResult, export_bundle
 from movekit.graph import Selection
 from movekit.importer import ImportOptions, ImportResult, import_bundle
 from movekit.kube import KubeClient
-from movekit.move import MoveOptions, MoveResult, move, resume, resume_source, retire, rollback
+from movekit.move import MoveOptions, MoveResult, resume, resume_source, retire, rollback
 from movekit.plan import PlanOptions
 from movekit.progress import ConsoleReporter, Reporter
+from movekit.version import __version__
 
 __all__ = [
     "ApplyOptions",

@@ -14,7 +14,7 @@ import yaml
 from rich.console import Console
 from rich.text import Text
 
-from movekit import __version__, render
+from movekit import render
 from movekit.apply import DEFAULT_WORKERS, ApplyOptions
 from movekit.bundle import read_bundle
 from movekit.bundle.encryption import SecretKeys, describe
@@ -28,6 +28,7 @@ from movekit.move import DEFAULT_RETIRE_TIMEOUT
 from movekit.plan import CONFLICT_POLICIES, PlanOptions
 from movekit.progress import QUIET, ConsoleReporter
 from movekit.refs import GroupKind
+from movekit.version import __version__
 
 app = typer.Typer(
     name="movekit",
@@ -148,17 +149,23 @@ def export(
     archive = False
     if not dry_run or to_directory or to_archive:
         target, archive = _bundle_path(to_directory, to_archive, "to")
-    with KubeClient(kubeconfig, context, qps=qps, burst=burst) as client:
-        result = export_bundle(client, ExportOptions(
-            selection=selection, target=target, archive=archive, dry_run=dry_run, force=force,
-            pause=not no_pause, leave_paused=leave_paused, block_move_timeout=block_move_timeout,
-            layout="clusterctl" if clusterctl_layout else "bundle",
-            encrypt_to=tuple(encrypt_to or ()), passphrase_file=passphrase_file,
-        ), _progress(quiet, verbose, output))
+    _export(KubeClient(kubeconfig, context, qps=qps, burst=burst), ExportOptions(
+        selection=selection, target=target, archive=archive, dry_run=dry_run, force=force,
+        pause=not no_pause, leave_paused=leave_paused, block_move_timeout=block_move_timeout,
+        layout="clusterctl" if clusterctl_layout else "bundle",
+        encrypt_to=tuple(encrypt_to or ()), passphrase_file=passphrase_file,
+    ), _progress(quiet, verbose, output), output)
+
+
+def _export(client: KubeClient, options: ExportOptions, progress: ConsoleReporter,
+            output: str) -> None:
+    """Export with ``client`` (closed after) and render the result."""
+    with client:
+        result = export_bundle(client, options, progress)
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}")
-    _emit(output, render.export_json(result, dry_run=dry_run),
-          lambda: render.export_summary(out, result, dry_run=dry_run))
+    _emit(output, render.export_json(result, dry_run=options.dry_run),
+          lambda: render.export_summary(out, result, dry_run=options.dry_run))
 
 
 @app.command("import")
@@ -207,17 +214,34 @@ def import_(
         expect_digest=expect_digest,
         keys=SecretKeys(tuple(identity or ()), passphrase_file),
     )
-    with KubeClient(kubeconfig, context, qps=qps, burst=burst,
-                    connections=max(workers * 2, 8)) as client:
-        result = import_from_path(client, path, options, _progress(quiet, verbose, output))
+    _import(KubeClient(kubeconfig, context, qps=qps, burst=burst,
+                       connections=max(workers * 2, 8)),
+            path, options, _progress(quiet, verbose, output), output)
+
+
+def _import(client: KubeClient, path: Path, options: ImportOptions, progress: ConsoleReporter,
+            output: str) -> None:
+    """Import with ``client`` (closed after) and render the result."""
+    with client:
+        result = import_from_path(client, path, options, progress)
     for warning in result.plan.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}")
     _emit(output, render.import_json(result),
-          lambda: render.import_summary(out, result, dry_run=dry_run))
+          lambda: render.import_summary(out, result, dry_run=options.dry_run))
+
+
+# The flags of move that its export-only and import-only modes have no use for.
+_NOT_FOR_EXPORT_ONLY = ("to_kubeconfig", "to_context", "from_directory", "journal",
+                        "resume_journal", "rollback_journal", "no_rollback", "conflict",
+                        "retire_timeout", "workers")
+_NOT_FOR_IMPORT_ONLY = ("namespace", "all_namespaces", "cluster", "to_directory",
+                        "clusterctl_layout", "journal", "resume_journal", "rollback_journal",
+                        "force", "no_rollback", "block_move_timeout", "retire_timeout")
 
 
 @app.command("move")
 def move_(
+    ctx: typer.Context,
     to_kubeconfig: Annotated[Path | None, typer.Option(help="Kubeconfig of the target cluster.")] = None,
     to_context: Annotated[str | None, typer.Option(
         "--to-context", "--to-kubeconfig-context", help="Context in the target kubeconfig.")] = None,
@@ -264,15 +288,22 @@ def move_(
 
     _output(output)
     say = _progress(quiet, verbose, output)
+    if conflict not in CONFLICT_POLICIES:
+        raise UsageError(f"--conflict must be one of {', '.join(CONFLICT_POLICIES)}")
     if to_directory is not None:
-        return export(to_directory=to_directory, namespace=namespace,
-                      all_namespaces=all_namespaces, cluster=cluster, kubeconfig=kubeconfig,
-                      context=context, dry_run=dry_run, force=force, output=output, quiet=quiet,
-                      verbose=verbose, clusterctl_layout=clusterctl_layout)
+        _refuse_flags(ctx, "--to-directory", _NOT_FOR_EXPORT_ONLY)
+        return _export(KubeClient(kubeconfig, context, qps=qps, burst=burst), ExportOptions(
+            selection=_selection(namespace, all_namespaces, cluster or []), target=to_directory,
+            dry_run=dry_run, force=force, block_move_timeout=block_move_timeout,
+            layout="clusterctl" if clusterctl_layout else "bundle"), say, output)
     if from_directory is not None:
-        return import_(from_directory=from_directory, kubeconfig=to_kubeconfig or kubeconfig,
-                       context=to_context or context, dry_run=dry_run, output=output,
-                       quiet=quiet, verbose=verbose, conflict=conflict)
+        _refuse_flags(ctx, "--from-directory", _NOT_FOR_IMPORT_ONLY)
+        return _import(
+            KubeClient(to_kubeconfig or kubeconfig, to_context or context, qps=qps, burst=burst,
+                       connections=max(workers * 2, 8)),
+            from_directory, ImportOptions(plan=PlanOptions(conflict=conflict),
+                                          apply=ApplyOptions(workers=workers), dry_run=dry_run),
+            say, output)
     options_journal = resume_journal or rollback_journal
     if options_journal is not None:
         record = Journal.load(options_journal)
@@ -305,8 +336,6 @@ def move_(
         rollback_on_failure=not no_rollback, block_move_timeout=block_move_timeout,
         retire_timeout=retire_timeout, workers=workers, conflict=conflict,
     )
-    if conflict not in CONFLICT_POLICIES:
-        raise UsageError(f"--conflict must be one of {', '.join(CONFLICT_POLICIES)}")
     with KubeClient(kubeconfig, context, qps=qps, burst=burst) as src, \
             KubeClient(to_kubeconfig, to_context, qps=qps, burst=burst,
                        connections=max(workers * 2, 8)) as dst:
@@ -409,6 +438,20 @@ def version(output: Output = "text") -> None:
     _output(output)
     _emit(output, {"apiVersion": render.OUTPUT_API_VERSION, "kind": "Version",
                    "version": __version__}, lambda: out.print(__version__))
+
+
+def _refuse_flags(ctx: typer.Context, mode: str, names: tuple[str, ...]) -> None:
+    """Refuse the flags among ``names`` given on the command line: ``mode`` would ignore them."""
+    given = [param.opts[0] for param in ctx.command.params if param.name in names
+             and _source_name(ctx, param.name) == "COMMANDLINE"]
+    if given:
+        raise UsageError(f"move {mode} does not use {', '.join(given)}")
+
+
+def _source_name(ctx: typer.Context, name: str) -> str | None:
+    """Where a parameter's value came from (typer carries its own click: compare by name)."""
+    source = ctx.get_parameter_source(name)
+    return source.name if source is not None else None
 
 
 def _resumable(journal: Path, work: Callable[[], T]) -> T:

@@ -20,8 +20,8 @@ from typing import Any
 
 from movekit.bundle import BundleWriter, KindEntry, Source
 from movekit.bundle.clusterctl import clusterctl_file_name, read_clusterctl_directory
+from movekit.entries import entry_for
 from movekit.errors import InvalidBundle, PrecheckFailed
-from movekit.export import entry_for
 from movekit.graph import Graph, KindInfo, Selection, build
 from movekit.pause import is_pausable, unpaused_copy
 from movekit.refs import GroupKind, ObjectRef, split_api_version

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from movekit.bundle import NamespaceEntry
@@ -205,12 +205,14 @@ def discover_kinds(client: KubeClient, contract: Contract = CLUSTER_API) -> Disc
 
 
 def discover(client: KubeClient, selection: Selection, *, whole: bool = True,
-             contract: Contract = CLUSTER_API) -> Discovery:
+             contract: Contract = CLUSTER_API, known: Discovery | None = None) -> Discovery:
     """Read every object the selection may move, in as few paged lists as the kinds allow.
 
-    With ``whole=False`` only views are kept: enough to decide, not to write a bundle.
+    With ``whole=False`` only views are kept: enough to decide, not to write a bundle. With
+    ``known``, its kinds, CRDs and providers are reused and only the objects are read again.
     """
-    found = discover_kinds(client, contract)
+    found = (discover_kinds(client, contract) if known is None
+             else replace(known, views={}, packed={}))
     found.whole = whole
     packed: dict[ObjectRef, bytes] | None = found.packed if whole else None
     views = found.views

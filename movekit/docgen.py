@@ -160,6 +160,8 @@ def _param(name: str, annotation: Any, info: ParameterInfo) -> Param:
 def _params(callback: Callable[..., Any]) -> tuple[Param, ...]:
     found = []
     for name, meta in get_params_from_function(callback).items():
+        if meta.annotation is typer.Context:  # typer passes it in; no flag of the command
+            continue
         info = meta.default
         if not isinstance(info, ParameterInfo):
             # A parameter without typer settings: typer makes it an option when it has a

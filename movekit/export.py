@@ -22,8 +22,6 @@ from movekit.bundle import (
     BundleWriter,
     Manifest,
     NamespaceEntry,
-    ObjectEntry,
-    Owner,
     ProviderEntry,
     Source,
 )
@@ -31,8 +29,9 @@ from movekit.bundle.clusterctl import write_clusterctl_directory
 from movekit.bundle.encryption import SecretSealer, sealer_for
 from movekit.contract import BLOCK_MOVE_ANNOTATION, CLUSTER
 from movekit.discovery import Discovery, discover, read_namespaces
+from movekit.entries import entry_for
 from movekit.errors import PrecheckFailed, UsageError
-from movekit.graph import Exclusion, Graph, Node, Selection, build
+from movekit.graph import Exclusion, Graph, Selection, build
 from movekit.kube import KubeClient
 from movekit.pause import (
     Pausable,
@@ -87,23 +86,17 @@ class ExportResult:
         return [e for e in self.graph.excluded if in_scope(e.ref, self.selection)]
 
 
-def export_bundle(
+def preview_export(
     client: KubeClient, options: ExportOptions, progress: ProgressLike | None = None
 ) -> ExportResult:
-    """Export the selection from ``client``'s cluster; see the module docstring for the order."""
+    """Steps 1 and 2 alone: read, decide the move set and run the pre-checks, changing nothing.
+
+    This is a dry run's result; handed to :func:`export_bundle` as ``preview`` it spares the
+    export its first read, and its kinds, CRDs and providers serve the second.
+    """
     report = reporter_of(progress)
-    say = report.step
-    if options.target is None and not options.dry_run:
-        raise UsageError("export needs --to-directory or --to-archive")
-    if options.layout not in LAYOUTS:
-        raise UsageError(f"unknown layout {options.layout!r}; one of {', '.join(LAYOUTS)}")
-    if options.layout == "clusterctl" and options.archive:
-        raise UsageError("clusterctl's layout is a directory: use --to-directory")
-    sealer = sealer_for(options.encrypt_to, options.passphrase_file)
-    if sealer is not None and options.layout == "clusterctl":
-        raise UsageError("clusterctl's layout has no encryption: drop --encrypt-to and "
-                         "--passphrase-file, or write a movekit bundle")
-    say("discovering kinds and objects")
+    _check_layout(options)
+    report.step("discovering kinds and objects")
     # Only the read that is written needs whole objects: with pausing (or a dry run) that is
     # not this one.
     first = discover(client, options.selection,
@@ -114,14 +107,39 @@ def export_bundle(
     warnings = _precheck(graph, first, options.force)
     to_pause = [ref for ref in graph.moved if is_pausable(ref)
                 and (not graph.nodes[ref].paused or ref in options.paused_by_movekit)]
-    pausables = [Pausable(ref, first.resources[ref.group_kind]) for ref in to_pause]
     if options.pause:
-        _check_can_pause(client, pausables)
-    if options.dry_run:
-        return ExportResult(graph=graph, discovery=first, selection=options.selection,
-                            to_pause=to_pause, warnings=warnings)
-    assert options.target is not None
+        _check_can_pause(client, [Pausable(ref, first.resources[ref.group_kind])
+                                  for ref in to_pause])
+    return ExportResult(graph=graph, discovery=first, selection=options.selection,
+                        to_pause=to_pause, warnings=warnings)
 
+
+def export_bundle(
+    client: KubeClient, options: ExportOptions, progress: ProgressLike | None = None,
+    *, preview: ExportResult | None = None,
+) -> ExportResult:
+    """Export the selection from ``client``'s cluster; see the module docstring for the order.
+
+    ``preview``: what :func:`preview_export` found for the same options, moments ago; its
+    objects are released once the consistent copy replaces them.
+    """
+    report = reporter_of(progress)
+    say = report.step
+    if options.target is None and not options.dry_run:
+        raise UsageError("export needs --to-directory or --to-archive")
+    _check_layout(options)
+    sealer = sealer_for(options.encrypt_to, options.passphrase_file)
+    if sealer is not None and options.layout == "clusterctl":
+        raise UsageError("clusterctl's layout has no encryption: drop --encrypt-to and "
+                         "--passphrase-file, or write a movekit bundle")
+    if preview is None:
+        preview = preview_export(client, options, report)
+    if options.dry_run:
+        return preview
+    assert options.target is not None
+    first, graph, to_pause, warnings = (preview.discovery, preview.graph, preview.to_pause,
+                                        preview.warnings)
+    pausables = [Pausable(ref, first.resources[ref.group_kind]) for ref in to_pause]
     paused_here = options.pause and bool(pausables)
     blocked = {ref: first.resources[ref.group_kind] for ref in graph.moved
                if BLOCK_MOVE_ANNOTATION in _annotations(first.view(ref))}
@@ -140,9 +158,9 @@ def export_bundle(
         if paused_here or blocked or not first.whole:
             # The first read and its graph are superseded: let them go before the second read
             # arrives, which then reuses their memory.
-            del graph
+            del graph, preview
             first.forget_objects()
-            second = discover(client, options.selection)
+            second = discover(client, options.selection, known=first)
             final = _build_checked(second, options.selection)
         else:
             second, final = first, graph
@@ -165,6 +183,13 @@ def export_bundle(
     return ExportResult(graph=final, discovery=second, selection=options.selection,
                         to_pause=to_pause, warnings=warnings, manifest=manifest,
                         left_paused=left_paused)
+
+
+def _check_layout(options: ExportOptions) -> None:
+    if options.layout not in LAYOUTS:
+        raise UsageError(f"unknown layout {options.layout!r}; one of {', '.join(LAYOUTS)}")
+    if options.layout == "clusterctl" and options.archive:
+        raise UsageError("clusterctl's layout is a directory: use --to-directory")
 
 
 def _build_checked(found: Discovery, selection: Selection) -> Graph:
@@ -251,24 +276,6 @@ def _write(
             encryption=sealer.manifest_record() if sealer is not None else None,
         )
     return manifest
-
-
-def entry_for(node: Node, paused_by_us: bool = False) -> ObjectEntry:
-    """The manifest entry of a moved node."""
-    # The pause state a Cluster had before movekit came is the one the target must get.
-    was_paused = False if paused_by_us else node.paused
-    return ObjectEntry(
-        ref=node.ref,
-        api_version=node.api_version,
-        source_uid=node.uid,
-        owners=[Owner(ref=o.ref, uid=o.uid, api_version=o.api_version, controller=o.controller,
-                      block_owner_deletion=o.block_owner_deletion) for o in node.owners],
-        soft_owners=list(node.soft_owners),
-        wave=node.wave,
-        is_global=node.is_global,
-        keep_in_source=node.keep_in_source,
-        was_paused=was_paused,
-    )
 
 
 def _advancer(advance: Advance) -> Callable[[int, int], None]:

@@ -58,9 +58,14 @@ class ImportResult:
 def load_verified(path: Path, expect_digest: str | None = None) -> Bundle:
     """Read and verify a bundle offline; refuse it if its digest is not the expected one."""
     bundle = read_bundle(path)
-    if expect_digest is not None and bundle.digest != expect_digest:
-        raise InvalidBundle(f"{path}: bundle digest is {bundle.digest}, expected {expect_digest}")
+    _check_digest(bundle, expect_digest)
     return bundle
+
+
+def _check_digest(bundle: Bundle, expect_digest: str | None) -> None:
+    if expect_digest is not None and bundle.digest != expect_digest:
+        raise InvalidBundle(f"{bundle.path}: bundle digest is {bundle.digest}, "
+                            f"expected {expect_digest}")
 
 
 def plan_import(client: KubeClient, bundle: Bundle, options: PlanOptions) -> Plan:
@@ -84,7 +89,16 @@ def import_bundle(
 ) -> ImportResult:
     say = reporter_of(progress)
     say(f"verifying {path}")
-    bundle = load_verified(path, options.expect_digest)
+    return import_verified(client, load_verified(path, options.expect_digest), options, say)
+
+
+def import_verified(
+    client: KubeClient, bundle: Bundle, options: ImportOptions,
+    progress: ProgressLike | None = None,
+) -> ImportResult:
+    """Import a bundle already read and verified by :func:`load_verified`."""
+    say = reporter_of(progress)
+    _check_digest(bundle, options.expect_digest)
     if bundle.parsed_manifest.encryption:
         say("decrypting Secrets")
         unlock(bundle, options.keys)  # every one, before the target is read or written

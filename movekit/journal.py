@@ -17,10 +17,10 @@ from typing import Any
 
 import jsonschema
 
-from movekit import __version__
 from movekit.errors import UsageError
 from movekit.refs import ObjectRef
 from movekit.schemas import load_schema
+from movekit.version import __version__
 
 FORMAT_VERSION = 1
 

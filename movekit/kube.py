@@ -29,7 +29,6 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from movekit import __version__
 from movekit.errors import ClusterUnreachable, UsageError
 from movekit.kube_errors import AlreadyExists as AlreadyExists
 from movekit.kube_errors import Conflict as Conflict
@@ -43,6 +42,7 @@ from movekit.kube_errors import Unauthorized as Unauthorized
 from movekit.kube_errors import Unavailable as Unavailable
 from movekit.kube_errors import api_error
 from movekit.refs import GroupKind, split_api_version
+from movekit.version import __version__
 
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")

@@ -19,6 +19,8 @@ source). From step 5 on only forward is safe, so rollback refuses and ``--resume
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,12 +28,19 @@ from pathlib import Path
 from typing import Any
 
 from movekit.apply import ApplyOptions
-from movekit.bundle import ObjectEntry, read_bundle
+from movekit.bundle import Bundle, ObjectEntry, read_bundle
 from movekit.contract import DELETE_FOR_MOVE_ANNOTATION
+from movekit.entries import entry_for
 from movekit.errors import MovekitError, PartialFailure, PrecheckFailed, UsageError
-from movekit.export import ExportOptions, ExportResult, entry_for, export_bundle
+from movekit.export import ExportOptions, ExportResult, export_bundle, preview_export
 from movekit.graph import Selection
-from movekit.importer import ImportOptions, import_bundle, plan_import, target_facts
+from movekit.importer import (
+    ImportOptions,
+    import_verified,
+    load_verified,
+    plan_import,
+    target_facts,
+)
 from movekit.journal import (
     DONE,
     EXPORTED,
@@ -119,7 +128,7 @@ def move(
     """Move the selection from ``source`` to ``target``; see the module docstring."""
     say = reporter_of(progress)
     say("checking the source")
-    preview = export_bundle(source, ExportOptions(
+    preview = preview_export(source, ExportOptions(
         selection=options.selection, target=None, dry_run=True, force=options.force))
     say("checking the target")
     check_target(target, preview, options.conflict)
@@ -135,7 +144,7 @@ def move(
     )
     journal.advance(PLANNED, "checks passed")
     result = MoveResult(journal=journal, preview=preview)
-    result.retired = _drive(journal, source, target, options, say, preview.to_pause)
+    result.retired = _drive(journal, source, target, options, say, preview)
     return result
 
 
@@ -153,9 +162,10 @@ def resume(
 
 
 def rollback(
-    journal: Journal, source: KubeClient, target: KubeClient, progress: ProgressLike | None = None
+    journal: Journal, source: KubeClient, target: KubeClient, progress: ProgressLike | None = None,
+    *, bundle: Bundle | None = None,
 ) -> None:
-    """Undo a move that has not started retiring the source."""
+    """Undo a move that has not started retiring the source; ``bundle``: its bundle, if read."""
     say = reporter_of(progress)
     if journal.phase == ROLLED_BACK:
         raise UsageError(f"{journal.path}: this move was already rolled back")
@@ -165,7 +175,7 @@ def rollback(
             "retired, so rolling back would lose objects. Run movekit move --resume to finish it."
         )
     if journal.bundle_digest:
-        bundle = read_bundle(Path(journal.bundle_path))
+        bundle = bundle or read_bundle(Path(journal.bundle_path))
         say("deleting what this move created in the target")
         remove_imported(target, bundle.entries, journal.bundle_digest)
     say(f"unpausing {len(journal.paused)} object(s) in the source")
@@ -179,41 +189,46 @@ def _drive(
     target: KubeClient,
     options: MoveOptions,
     say: Reporter,
-    to_pause: list[ObjectRef] | None,
+    preview: ExportResult | None,
 ) -> RetireResult | None:
+    """Run the move from the journal's phase on; ``preview``: a new move's checked first read,
+    which the export then needs not repeat (a resumed move has none and reads afresh)."""
     selection = Selection(namespace=journal.selection["namespace"],
                           clusters=frozenset(journal.selection["clusters"]))
     bundle_dir = Path(journal.bundle_path)
     retired: RetireResult | None = None
+    bundle: Bundle | None = None
     try:
         if journal.phase in (PLANNED, PAUSING):
-            if to_pause is not None:
-                journal.paused = list(to_pause)
+            if preview is not None:
+                journal.paused = list(preview.to_pause)
             journal.advance(PAUSING, f"pausing {len(journal.paused)} object(s)")
             exported = export_bundle(source, ExportOptions(
                 selection=selection, target=bundle_dir, force=options.force, leave_paused=True,
                 block_move_timeout=options.block_move_timeout,
-                paused_by_movekit=frozenset(journal.paused)), say)
+                paused_by_movekit=frozenset(journal.paused)), say, preview=preview)
             assert exported.manifest is not None
             journal.paused = sorted(set(journal.paused) | set(exported.left_paused))
             journal.bundle_digest = exported.manifest.digest
             journal.advance(EXPORTED, f"bundle {exported.manifest.digest}")
         if journal.phase == EXPORTED:
-            import_bundle(target, bundle_dir, ImportOptions(
+            bundle = _verified(bundle_dir, journal, say)
+            import_verified(target, bundle, ImportOptions(
                 plan=PlanOptions(conflict=options.conflict),
                 apply=ApplyOptions(workers=options.workers, leave_paused=True),
                 expect_digest=journal.bundle_digest), say)
             journal.advance(IMPORTED)
         if journal.phase == IMPORTED:
-            _verify_target(target, bundle_dir, journal)
+            bundle = bundle or _verified(bundle_dir, journal, say)
+            _verify_target(target, bundle)
             journal.advance(VERIFIED, "the target holds every object")
     except (MovekitError, OSError) as error:
         if options.rollback_on_failure and journal.phase in ROLLBACK_POSSIBLE:
             say(f"failed ({type(error).__name__}); rolling back")
-            rollback(journal, source, target, say)
+            rollback(journal, source, target, say, bundle=bundle)
             raise PartialFailure(f"move failed and was rolled back: {error}") from error
         raise
-    bundle = read_bundle(bundle_dir)
+    bundle = bundle or _verified(bundle_dir, journal, say)  # a resume past verification
     if journal.phase in (VERIFIED, RETIRING):
         journal.advance(RETIRING, "retiring the source")
         try:
@@ -231,6 +246,12 @@ def _drive(
         set_paused(target, _entry_pausables(target, resume_targets), paused=False)
         journal.advance(DONE, "move complete")
     return retired
+
+
+def _verified(bundle_dir: Path, journal: Journal, say: Reporter) -> Bundle:
+    """The move's bundle, read and verified once: import, verification and retirement share it."""
+    say(f"verifying {bundle_dir}")
+    return load_verified(bundle_dir, journal.bundle_digest)
 
 
 def _note_retired(journal: Journal, files: Iterable[str]) -> None:
@@ -253,8 +274,7 @@ def check_target(target: KubeClient, preview: ExportResult, conflict: str = "fai
         raise PrecheckFailed(f"the target cannot take this move; nothing was paused:\n{lines}")
 
 
-def _verify_target(target: KubeClient, bundle_dir: Path, journal: Journal) -> None:
-    bundle = read_bundle(bundle_dir)
+def _verify_target(target: KubeClient, bundle: Bundle) -> None:
     plan = plan_import(target, bundle, PlanOptions(conflict="skip"))
     missing = [str(s.target) for s in plan.steps if s.action is Action.CREATE]
     if missing or plan.errors:
@@ -443,3 +463,13 @@ def _entry_pausables(client: KubeClient, entries: Iterable[ObjectEntry]) -> list
         if res is not None:
             found.append(Pausable(entry.ref, res))
     return found
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as the live move: ``movekit.move`` is the module (so that
+    ``import movekit.move`` means it) and ``movekit.move(...)`` still moves."""
+
+    __call__ = staticmethod(move)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -23,7 +23,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import jsonschema
 
-from movekit import __version__
 from movekit.bundle.fastschema import Unsupported, compile_check
 from movekit.bundle.layout import (
     FORMAT_VERSION,
@@ -38,6 +37,7 @@ from movekit.bundle.layout import (
     object_path,
 )
 from movekit.refs import ObjectRef, split_api_version
+from movekit.version import __version__
 
 SCHEMA_FILE = "manifest.v1.json"
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_FILE

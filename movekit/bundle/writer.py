@@ -26,7 +26,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, Literal
 
-from movekit import __version__
 from movekit.bundle.archive import DEFAULT_LEVEL, ZSTD_MAGIC, spool_reader, write_members
 from movekit.bundle.layout import (
     CRDS_DIR,
@@ -54,6 +53,7 @@ from movekit.bundle.manifest import (
 )
 from movekit.errors import UsageError
 from movekit.refs import ObjectRef
+from movekit.version import __version__
 
 ARCHIVE_SUFFIX = ".tar.zst"
 

@@ -19,11 +19,11 @@ from movekit.bundle import read_bundle
 from movekit.bundle.encryption import SecretKeys, describe
 from movekit.errors import MovekitError, UsageError
 from movekit.export import ExportOptions, export_bundle
-from movekit.graph import Selection
 from movekit.importer import ImportOptions, import_from_path
 from movekit.kube import DEFAULT_BURST, DEFAULT_QPS, KubeClient
+from movekit.model import ConflictPolicy, Layout, Selection
 from movekit.move import DEFAULT_RETIRE_TIMEOUT
-from movekit.plan import CONFLICT_POLICIES, PlanOptions
+from movekit.plan import PlanOptions
 from movekit.progress import QUIET, ConsoleReporter
 from movekit.refs import GroupKind
 
@@ -146,7 +146,7 @@ def export(
         result = export_bundle(client, ExportOptions(
             selection=selection, target=target, archive=archive, dry_run=dry_run, force=force,
             pause=not no_pause, leave_paused=leave_paused, block_move_timeout=block_move_timeout,
-            layout="clusterctl" if clusterctl_layout else "bundle",
+            layout=Layout.CLUSTERCTL if clusterctl_layout else Layout.BUNDLE,
             encrypt_to=tuple(encrypt_to or ()), passphrase_file=passphrase_file,
         ), _progress(quiet, verbose, output))
     for warning in result.warnings:
@@ -166,7 +166,7 @@ def import_(
     expect_digest: Annotated[str | None, typer.Option(
         help="Refuse the bundle unless its digest is this sha256:... value.")] = None,
     conflict: Annotated[str, typer.Option(
-        help=f"What to do with foreign objects already in the target: {', '.join(CONFLICT_POLICIES)}.")] = "fail",
+        help=f"What to do with foreign objects already in the target: {', '.join(ConflictPolicy)}.")] = "fail",
     namespace_map: Annotated[list[str] | None, typer.Option(
         help="Import namespace OLD as NEW (OLD=NEW, repeatable).")] = None,
     skip_provider_check: Annotated[bool, typer.Option(
@@ -189,11 +189,10 @@ def import_(
     """Import a bundle into a cluster: verify, plan, then create in dependency order."""
     _output(output)
     path, _ = _bundle_path(from_directory, from_archive, "from")
-    if conflict not in CONFLICT_POLICIES:
-        raise UsageError(f"--conflict must be one of {', '.join(CONFLICT_POLICIES)}")
+    policy = _conflict(conflict)
     mapping = _namespace_map(namespace_map or [])
     options = ImportOptions(
-        plan=PlanOptions(conflict=conflict, namespace_map=mapping,
+        plan=PlanOptions(conflict=policy, namespace_map=mapping,
                          skip_provider_check=skip_provider_check,
                          allow_kinds=frozenset(_group_kind(k) for k in allow_kind or [])),
         apply=ApplyOptions(workers=workers, leave_paused=leave_paused, namespace_map=mapping),
@@ -241,7 +240,7 @@ def move_(
     no_rollback: Annotated[bool, typer.Option(
         "--no-rollback", help="On failure, leave things as they are for --resume.")] = False,
     conflict: Annotated[str, typer.Option(
-        help=f"Objects already in the target and not from this move: {', '.join(CONFLICT_POLICIES)}.")] = "fail",
+        help=f"Objects already in the target and not from this move: {', '.join(ConflictPolicy)}.")] = "fail",
     block_move_timeout: Annotated[float, typer.Option(
         help="Seconds to wait for clusterctl.cluster.x-k8s.io/block-move to clear.")] = 300.0,
     retire_timeout: RetireTimeout = DEFAULT_RETIRE_TIMEOUT,
@@ -281,7 +280,7 @@ def move_(
                     f"rolled back; the source is unpaused ({record.path})"))
                 return
             retired = _resumable(record.path, lambda: resume(record, src, dst, MoveOptions(
-                selection=Selection(namespace=None), workers=workers, conflict=conflict,
+                selection=Selection(namespace=None), workers=workers, conflict=_conflict(conflict),
                 block_move_timeout=block_move_timeout, retire_timeout=retire_timeout,
                 force=force), say))
         _emit(output, render.move_json(record, retired),
@@ -297,10 +296,8 @@ def move_(
     options = MoveOptions(
         selection=selection, journal=journal, dry_run=dry_run, force=force,
         rollback_on_failure=not no_rollback, block_move_timeout=block_move_timeout,
-        retire_timeout=retire_timeout, workers=workers, conflict=conflict,
+        retire_timeout=retire_timeout, workers=workers, conflict=_conflict(conflict),
     )
-    if conflict not in CONFLICT_POLICIES:
-        raise UsageError(f"--conflict must be one of {', '.join(CONFLICT_POLICIES)}")
     with KubeClient(kubeconfig, context, qps=qps, burst=burst) as src, \
             KubeClient(to_kubeconfig, to_context, qps=qps, burst=burst,
                        connections=max(workers * 2, 8)) as dst:
@@ -431,6 +428,12 @@ def _namespace_map(pairs: list[str]) -> dict[str, str]:
             raise UsageError(f"--namespace-map wants OLD=NEW, got {pair!r}")
         mapping[old] = new
     return mapping
+
+
+def _conflict(text: str) -> ConflictPolicy:
+    if text not in tuple(ConflictPolicy):
+        raise UsageError(f"--conflict must be one of {', '.join(ConflictPolicy)}")
+    return ConflictPolicy(text)
 
 
 def _group_kind(text: str) -> GroupKind:

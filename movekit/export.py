@@ -21,18 +21,17 @@ from typing import Any
 from movekit.bundle import (
     BundleWriter,
     Manifest,
-    NamespaceEntry,
     ObjectEntry,
     Owner,
-    ProviderEntry,
     Source,
 )
 from movekit.bundle.clusterctl import write_clusterctl_directory
 from movekit.bundle.encryption import SecretSealer, sealer_for
 from movekit.discovery import Discovery, discover, read_namespaces
 from movekit.errors import PrecheckFailed, UsageError
-from movekit.graph import Exclusion, Graph, Node, Selection, build
+from movekit.graph import Graph, Node, build
 from movekit.kube import KubeClient
+from movekit.model import Exclusion, Layout, NamespaceEntry, Selection
 from movekit.pause import (
     BLOCK_MOVE_ANNOTATION,
     CLUSTER,
@@ -48,8 +47,6 @@ from movekit.progress import Advance, ProgressLike, Reporter, reporter_of
 from movekit.refs import GroupKind, ObjectRef
 from movekit.sanitize import sanitize_crd, strip_server_fields
 
-LAYOUTS = ("bundle", "clusterctl")
-
 
 @dataclass(frozen=True)
 class ExportOptions:
@@ -61,8 +58,7 @@ class ExportOptions:
     pause: bool = True
     leave_paused: bool = False
     block_move_timeout: float = 300.0
-    # "bundle", or "clusterctl": the directory clusterctl move --to-directory writes.
-    layout: str = "bundle"
+    layout: Layout = Layout.BUNDLE
     # Clusters and ClusterClasses an interrupted move paused: they count as unpaused.
     paused_by_movekit: frozenset[ObjectRef] = frozenset()
     # age X25519 recipients (age1...) and/or a passphrase file: Secret values are encrypted.
@@ -96,12 +92,12 @@ def export_bundle(
     say = report.step
     if options.target is None and not options.dry_run:
         raise UsageError("export needs --to-directory or --to-archive")
-    if options.layout not in LAYOUTS:
-        raise UsageError(f"unknown layout {options.layout!r}; one of {', '.join(LAYOUTS)}")
-    if options.layout == "clusterctl" and options.archive:
+    if options.layout not in tuple(Layout):
+        raise UsageError(f"unknown layout {options.layout!r}; one of {', '.join(Layout)}")
+    if options.layout == Layout.CLUSTERCTL and options.archive:
         raise UsageError("clusterctl's layout is a directory: use --to-directory")
     sealer = sealer_for(options.encrypt_to, options.passphrase_file)
-    if sealer is not None and options.layout == "clusterctl":
+    if sealer is not None and options.layout == Layout.CLUSTERCTL:
         raise UsageError("clusterctl's layout has no encryption: drop --encrypt-to and "
                          "--passphrase-file, or write a movekit bundle")
     say("discovering kinds and objects")
@@ -150,7 +146,7 @@ def export_bundle(
         # From here on only whole objects are read: the views have served their purpose.
         second.forget_views()
         manifest: Manifest | None = None
-        if options.layout == "clusterctl":
+        if options.layout == Layout.CLUSTERCTL:
             write_clusterctl_directory(options.target, (second.full(ref) for ref in final.moved))
         else:
             namespaces = read_namespaces(client, {ref.namespace for ref in final.moved
@@ -245,8 +241,7 @@ def _write(
             source=Source(found.server, found.kubernetes_version),
             selection=options.selection,
             kinds=[info for gk, info in found.kinds.items() if gk in kinds_used],
-            providers=[ProviderEntry(p.name, p.namespace, p.type, p.version)
-                       for p in found.providers],
+            providers=found.providers,
             namespaces=namespaces,
             excluded=[e for e in graph.excluded if in_scope(e.ref, options.selection)],
             encryption=sealer.manifest_record() if sealer is not None else None,

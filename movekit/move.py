@@ -30,25 +30,12 @@ from movekit.apply import ApplyOptions
 from movekit.bundle import ObjectEntry, read_bundle
 from movekit.errors import MovekitError, PartialFailure, PrecheckFailed, UsageError
 from movekit.export import ExportOptions, ExportResult, entry_for, export_bundle
-from movekit.graph import Selection
 from movekit.importer import ImportOptions, import_bundle, plan_import, target_facts
-from movekit.journal import (
-    DONE,
-    EXPORTED,
-    IMPORTED,
-    PAUSING,
-    PLANNED,
-    RETIRED,
-    RETIRING,
-    ROLLBACK_POSSIBLE,
-    ROLLED_BACK,
-    VERIFIED,
-    ClusterAccess,
-    Journal,
-)
+from movekit.journal import ROLLBACK_POSSIBLE, ClusterAccess, Journal, Phase
 from movekit.kube import ApiResource, KubeApiError, KubeClient
+from movekit.model import ConflictPolicy, Selection
 from movekit.pause import Pausable, is_pausable, set_paused
-from movekit.plan import BUNDLE_ANNOTATION, Action, PlanOptions, Provider, make_plan
+from movekit.plan import BUNDLE_ANNOTATION, Action, PlanOptions, make_plan
 from movekit.progress import ProgressLike, Reporter, reporter_of
 from movekit.refs import ObjectRef
 from movekit.terminating import GC_FINALIZERS, Deleted, Terminating, explain, wait_until_gone
@@ -70,7 +57,7 @@ class MoveOptions:
     dry_run: bool = False
     force: bool = False
     rollback_on_failure: bool = True
-    conflict: str = "fail"
+    conflict: ConflictPolicy = ConflictPolicy.FAIL
     block_move_timeout: float = 300.0
     retire_timeout: float = DEFAULT_RETIRE_TIMEOUT
     workers: int = _WORKERS
@@ -134,7 +121,7 @@ def move(
                    "clusters": sorted(options.selection.clusters)},
         bundle_path=str(bundle_dir),
     )
-    journal.advance(PLANNED, "checks passed")
+    journal.advance(Phase.PLANNED, "checks passed")
     result = MoveResult(journal=journal, preview=preview)
     result.retired = _drive(journal, source, target, options, say, preview.to_pause)
     return result
@@ -146,7 +133,7 @@ def resume(
 ) -> RetireResult | None:
     """Continue an interrupted move from the phase its journal reached."""
     say = reporter_of(progress)
-    if journal.phase in (DONE, ROLLED_BACK):
+    if journal.phase in (Phase.DONE, Phase.ROLLED_BACK):
         say(f"nothing to do: the move is {journal.phase}")
         return None
     say(f"resuming from phase {journal.phase}")
@@ -158,7 +145,7 @@ def rollback(
 ) -> None:
     """Undo a move that has not started retiring the source."""
     say = reporter_of(progress)
-    if journal.phase == ROLLED_BACK:
+    if journal.phase == Phase.ROLLED_BACK:
         raise UsageError(f"{journal.path}: this move was already rolled back")
     if journal.phase not in ROLLBACK_POSSIBLE:
         raise UsageError(
@@ -171,7 +158,7 @@ def rollback(
         remove_imported(target, bundle.entries, journal.bundle_digest)
     say(f"unpausing {len(journal.paused)} object(s) in the source")
     set_paused(source, _pausables(source, journal.paused), paused=False)
-    journal.advance(ROLLED_BACK, "rolled back")
+    journal.advance(Phase.ROLLED_BACK, "rolled back")
 
 
 def _drive(
@@ -187,10 +174,10 @@ def _drive(
     bundle_dir = Path(journal.bundle_path)
     retired: RetireResult | None = None
     try:
-        if journal.phase in (PLANNED, PAUSING):
+        if journal.phase in (Phase.PLANNED, Phase.PAUSING):
             if to_pause is not None:
                 journal.paused = list(to_pause)
-            journal.advance(PAUSING, f"pausing {len(journal.paused)} object(s)")
+            journal.advance(Phase.PAUSING, f"pausing {len(journal.paused)} object(s)")
             exported = export_bundle(source, ExportOptions(
                 selection=selection, target=bundle_dir, force=options.force, leave_paused=True,
                 block_move_timeout=options.block_move_timeout,
@@ -198,16 +185,16 @@ def _drive(
             assert exported.manifest is not None
             journal.paused = sorted(set(journal.paused) | set(exported.left_paused))
             journal.bundle_digest = exported.manifest.digest
-            journal.advance(EXPORTED, f"bundle {exported.manifest.digest}")
-        if journal.phase == EXPORTED:
+            journal.advance(Phase.EXPORTED, f"bundle {exported.manifest.digest}")
+        if journal.phase == Phase.EXPORTED:
             import_bundle(target, bundle_dir, ImportOptions(
                 plan=PlanOptions(conflict=options.conflict),
                 apply=ApplyOptions(workers=options.workers, leave_paused=True),
                 expect_digest=journal.bundle_digest), say)
-            journal.advance(IMPORTED)
-        if journal.phase == IMPORTED:
+            journal.advance(Phase.IMPORTED)
+        if journal.phase == Phase.IMPORTED:
             _verify_target(target, bundle_dir, journal)
-            journal.advance(VERIFIED, "the target holds every object")
+            journal.advance(Phase.VERIFIED, "the target holds every object")
     except (MovekitError, OSError) as error:
         if options.rollback_on_failure and journal.phase in ROLLBACK_POSSIBLE:
             say(f"failed ({type(error).__name__}); rolling back")
@@ -215,8 +202,8 @@ def _drive(
             raise PartialFailure(f"move failed and was rolled back: {error}") from error
         raise
     bundle = read_bundle(bundle_dir)
-    if journal.phase in (VERIFIED, RETIRING):
-        journal.advance(RETIRING, "retiring the source")
+    if journal.phase in (Phase.VERIFIED, Phase.RETIRING):
+        journal.advance(Phase.RETIRING, "retiring the source")
         try:
             retired = retire(source, bundle.entries, say,
                              lambda files: _note_retired(journal, files),
@@ -225,12 +212,12 @@ def _drive(
             raise incomplete.with_next_step(
                 f"the target stays paused; finish with: movekit move --resume {journal.path}"
             ) from None
-        journal.advance(RETIRED)
-    if journal.phase == RETIRED:
+        journal.advance(Phase.RETIRED)
+    if journal.phase == Phase.RETIRED:
         say("resuming the target")
         resume_targets = [e for e in bundle.entries if is_pausable(e.ref) and not e.was_paused]
         set_paused(target, _entry_pausables(target, resume_targets), paused=False)
-        journal.advance(DONE, "move complete")
+        journal.advance(Phase.DONE, "move complete")
     return retired
 
 
@@ -239,16 +226,15 @@ def _note_retired(journal: Journal, files: Iterable[str]) -> None:
     journal.save()
 
 
-def check_target(target: KubeClient, preview: ExportResult, conflict: str = "fail") -> None:
+def check_target(target: KubeClient, preview: ExportResult,
+                 conflict: ConflictPolicy = ConflictPolicy.FAIL) -> None:
     """Refuse, before anything is paused, a target that cannot take the move set."""
     entries = [entry_for(preview.graph.nodes[ref]) for ref in preview.graph.moved]
     options = PlanOptions(conflict=conflict)
     facts = target_facts(target, entries, options)
-    providers = [Provider(p.name, p.namespace, p.type, p.version)
-                 for p in preview.discovery.providers]
     crds = {gk: str(info.crd_name) for gk, info in preview.discovery.kinds.items()
             if info.crd_name}
-    plan = make_plan("", entries, providers, facts, options, crds)
+    plan = make_plan("", entries, preview.discovery.providers, facts, options, crds)
     if plan.errors:
         lines = "\n".join(f"  - {e}" for e in plan.errors)
         raise PrecheckFailed(f"the target cannot take this move; nothing was paused:\n{lines}")
@@ -256,7 +242,7 @@ def check_target(target: KubeClient, preview: ExportResult, conflict: str = "fai
 
 def _verify_target(target: KubeClient, bundle_dir: Path, journal: Journal) -> None:
     bundle = read_bundle(bundle_dir)
-    plan = plan_import(target, bundle, PlanOptions(conflict="skip"))
+    plan = plan_import(target, bundle, PlanOptions(conflict=ConflictPolicy.SKIP))
     missing = [str(s.target) for s in plan.steps if s.action is Action.CREATE]
     if missing or plan.errors:
         raise PartialFailure(f"the target is missing {len(missing)} object(s) after import: "

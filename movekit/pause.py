@@ -39,13 +39,6 @@ def pause_patch(ref: ObjectRef, paused: bool) -> dict[str, Any]:
     return {"metadata": {"annotations": {PAUSED_ANNOTATION: "" if paused else None}}}
 
 
-def is_paused(obj: Mapping[str, Any]) -> bool:
-    ref = ObjectRef.of(obj)
-    if ref.group_kind == CLUSTER:
-        return bool((obj.get("spec") or {}).get("paused"))
-    return PAUSED_ANNOTATION in ((obj.get("metadata") or {}).get("annotations") or {})
-
-
 def unpaused_copy(obj: Mapping[str, Any]) -> dict[str, Any]:
     """``obj`` as it was before movekit paused it: no pause, and no ``movekit`` field owner."""
     copy = dict(obj)

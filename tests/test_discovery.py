@@ -12,9 +12,10 @@ from movekit.discovery import discover, view
 from movekit.fixtures import install_crds, install_providers
 from movekit.fixtures.fleet import seed_fleet
 from movekit.fixtures.topologies import TOPOLOGIES, seed
-from movekit.graph import Selection, build
+from movekit.graph import build
 from movekit.kube import KubeClient
 from movekit.kubesim import KubeSim
+from movekit.model import Selection
 from movekit.precheck import provisioning_problems
 from movekit.refs import ObjectRef
 

@@ -20,19 +20,19 @@ import yaml
 
 from bench.rest import api_client, collection_path, request
 from movekit.bundle import read_bundle
-from movekit.bundle.manifest import KindEntry
+from movekit.model import KindInfo
 
 CHUNK_SIZE = 500  # kubectl get --chunk-size, by default
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-def dump_kinds(bundle_path: Path) -> list[KindEntry]:
+def dump_kinds(bundle_path: Path) -> list[KindInfo]:
     """The namespaced kinds of a bundle, in the order they are dumped."""
     return sorted((k for k in read_bundle(bundle_path).kinds if k.namespaced),
                   key=lambda k: (k.group, k.kind))
 
 
-def kubectl_resources(kinds: list[KindEntry]) -> str:
+def kubectl_resources(kinds: list[KindInfo]) -> str:
     """The same kinds as kubectl's argument: ``secrets,clusters.cluster.x-k8s.io,...``."""
     return ",".join(f"{k.plural}.{k.group}" if k.group else k.plural for k in kinds)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from kubesim import KubeSim
 from kubesim.capi.fleet import seed_fleet
 from kubesim.capi.install import install_crds
-from movekit.graph import Selection
 from movekit.journal import ClusterAccess
 from movekit.kube import KubeClient
+from movekit.model import Selection
 from movekit.move import MoveOptions, move
 
 NAMESPACE = "fleet"

@@ -10,7 +10,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from movekit.bundle.manifest import KindEntry
+from movekit.model import KindInfo
 
 _JSON = {"Accept": "application/json", "Content-Type": "application/json"}
 
@@ -25,7 +25,7 @@ def api_client(kubeconfig: Path, connections: int = 1) -> Any:
     return client.ApiClient(configuration)
 
 
-def collection_path(kind: KindEntry, namespace: str) -> str:
+def collection_path(kind: KindInfo, namespace: str) -> str:
     """The URL path of ``kind``'s objects in ``namespace``."""
     prefix = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
     return f"{prefix}/namespaces/{namespace}/{kind.plural}"

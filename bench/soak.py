@@ -32,10 +32,10 @@ from kubesim.capi.topologies import TOPOLOGIES, seed
 from movekit.bundle import Bundle, read_bundle
 from movekit.errors import PartialFailure
 from movekit.export import ExportOptions, export_bundle
-from movekit.graph import Selection
 from movekit.importer import ImportOptions, import_bundle
-from movekit.journal import DONE, ROLLED_BACK, Journal
+from movekit.journal import Journal, Phase
 from movekit.kube import KubeClient
+from movekit.model import Selection
 from movekit.move import MoveOptions, resume
 from tests.scenarios.checks import assert_target_holds_bundle, target_objects
 
@@ -166,7 +166,7 @@ def move_run(env: Servers, work: Path, namespace: str, rng: random.Random,
     if journal_path.exists():
         journal = Journal.load(journal_path)
         for _attempt in range(5):
-            if journal.phase in (DONE, ROLLED_BACK):
+            if journal.phase in (Phase.DONE, Phase.ROLLED_BACK):
                 break
             try:
                 with KubeClient(env.source_config) as src, KubeClient(env.target_config) as dst:
@@ -185,14 +185,14 @@ def move_run(env: Servers, work: Path, namespace: str, rng: random.Random,
         return
     with KubeClient(env.source_config) as src:
         left = target_objects(src, bundle)
-    if journal.phase == ROLLED_BACK:
+    if journal.phase == Phase.ROLLED_BACK:
         # Untouched: everything still in the source, nothing of this bundle in the target.
         assert set(left) == {e.ref for e in bundle.entries}, "rolled back but source changed"
         with KubeClient(env.target_config) as dst:
             assert not target_objects(dst, bundle), "rolled back but target not emptied"
         report.objects_checked += len(bundle.entries)
         return
-    assert journal.phase == DONE, journal.phase
+    assert journal.phase == Phase.DONE, journal.phase
     assert set(left) == {e.ref for e in bundle.entries if e.is_global or e.keep_in_source}
     _check_target(env, bundle, report)
 

@@ -23,9 +23,9 @@ from movekit.apply import DEFAULT_WORKERS, ApplyOptions
 from movekit.bundle import read_bundle
 from movekit.bundle.archive import write_archive
 from movekit.export import ExportOptions, export_bundle
-from movekit.graph import Selection
 from movekit.importer import ImportOptions, import_bundle
 from movekit.kube import DEFAULT_BURST, DEFAULT_QPS, KubeClient
+from movekit.model import Selection
 from movekit.plan import PlanOptions
 
 # Requests that only read: what "export requests grow with kinds" is about.

@@ -24,9 +24,9 @@ from movekit.apply import ApplyOptions
 from movekit.bundle import Bundle, read_bundle, verify
 from movekit.errors import MovekitError
 from movekit.export import ExportOptions, ExportResult, export_bundle
-from movekit.graph import Selection
 from movekit.importer import ImportOptions, ImportResult, import_bundle
 from movekit.kube import KubeClient
+from movekit.model import Selection
 from movekit.move import MoveOptions, MoveResult, resume, resume_source, retire, rollback
 from movekit.plan import PlanOptions
 from movekit.progress import ConsoleReporter, Reporter

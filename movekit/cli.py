@@ -21,11 +21,11 @@ from movekit.bundle.encryption import SecretKeys, describe
 from movekit.contract import BLOCK_MOVE_ANNOTATION
 from movekit.errors import MovekitError, UsageError
 from movekit.export import ExportOptions, export_bundle
-from movekit.graph import Selection
 from movekit.importer import ImportOptions, import_from_path
 from movekit.kube import DEFAULT_BURST, DEFAULT_QPS, KubeClient
+from movekit.model import ConflictPolicy, Layout, Selection
 from movekit.move import DEFAULT_RETIRE_TIMEOUT
-from movekit.plan import CONFLICT_POLICIES, PlanOptions
+from movekit.plan import PlanOptions
 from movekit.progress import QUIET, ConsoleReporter
 from movekit.refs import GroupKind
 from movekit.version import __version__
@@ -152,7 +152,7 @@ def export(
     _export(KubeClient(kubeconfig, context, qps=qps, burst=burst), ExportOptions(
         selection=selection, target=target, archive=archive, dry_run=dry_run, force=force,
         pause=not no_pause, leave_paused=leave_paused, block_move_timeout=block_move_timeout,
-        layout="clusterctl" if clusterctl_layout else "bundle",
+        layout=Layout.CLUSTERCTL if clusterctl_layout else Layout.BUNDLE,
         encrypt_to=tuple(encrypt_to or ()), passphrase_file=passphrase_file,
     ), _progress(quiet, verbose, output), output)
 
@@ -179,7 +179,7 @@ def import_(
     expect_digest: Annotated[str | None, typer.Option(
         help="Refuse the bundle unless its digest is this sha256:... value.")] = None,
     conflict: Annotated[str, typer.Option(
-        help=f"What to do with foreign objects already in the target: {', '.join(CONFLICT_POLICIES)}.")] = "fail",
+        help=f"What to do with foreign objects already in the target: {', '.join(ConflictPolicy)}.")] = "fail",
     namespace_map: Annotated[list[str] | None, typer.Option(
         help="Import namespace OLD as NEW (OLD=NEW, repeatable).")] = None,
     skip_provider_check: Annotated[bool, typer.Option(
@@ -202,11 +202,10 @@ def import_(
     """Import a bundle into a cluster: verify, plan, then create in dependency order."""
     _output(output)
     path, _ = _bundle_path(from_directory, from_archive, "from")
-    if conflict not in CONFLICT_POLICIES:
-        raise UsageError(f"--conflict must be one of {', '.join(CONFLICT_POLICIES)}")
+    policy = _conflict(conflict)
     mapping = _namespace_map(namespace_map or [])
     options = ImportOptions(
-        plan=PlanOptions(conflict=conflict, namespace_map=mapping,
+        plan=PlanOptions(conflict=policy, namespace_map=mapping,
                          skip_provider_check=skip_provider_check,
                          allow_kinds=frozenset(_group_kind(k) for k in allow_kind or [])),
         apply=ApplyOptions(workers=workers, leave_paused=leave_paused, namespace_map=mapping),
@@ -271,7 +270,7 @@ def move_(
     no_rollback: Annotated[bool, typer.Option(
         "--no-rollback", help="On failure, leave things as they are for --resume.")] = False,
     conflict: Annotated[str, typer.Option(
-        help=f"Objects already in the target and not from this move: {', '.join(CONFLICT_POLICIES)}.")] = "fail",
+        help=f"Objects already in the target and not from this move: {', '.join(ConflictPolicy)}.")] = "fail",
     block_move_timeout: Annotated[float, typer.Option(
         help=f"Seconds to wait for {BLOCK_MOVE_ANNOTATION} to clear.")] = 300.0,
     retire_timeout: RetireTimeout = DEFAULT_RETIRE_TIMEOUT,
@@ -288,20 +287,19 @@ def move_(
 
     _output(output)
     say = _progress(quiet, verbose, output)
-    if conflict not in CONFLICT_POLICIES:
-        raise UsageError(f"--conflict must be one of {', '.join(CONFLICT_POLICIES)}")
+    policy = _conflict(conflict)
     if to_directory is not None:
         _refuse_flags(ctx, "--to-directory", _NOT_FOR_EXPORT_ONLY)
         return _export(KubeClient(kubeconfig, context, qps=qps, burst=burst), ExportOptions(
             selection=_selection(namespace, all_namespaces, cluster or []), target=to_directory,
             dry_run=dry_run, force=force, block_move_timeout=block_move_timeout,
-            layout="clusterctl" if clusterctl_layout else "bundle"), say, output)
+            layout=Layout.CLUSTERCTL if clusterctl_layout else Layout.BUNDLE), say, output)
     if from_directory is not None:
         _refuse_flags(ctx, "--from-directory", _NOT_FOR_IMPORT_ONLY)
         return _import(
             KubeClient(to_kubeconfig or kubeconfig, to_context or context, qps=qps, burst=burst,
                        connections=max(workers * 2, 8)),
-            from_directory, ImportOptions(plan=PlanOptions(conflict=conflict),
+            from_directory, ImportOptions(plan=PlanOptions(conflict=policy),
                                           apply=ApplyOptions(workers=workers), dry_run=dry_run),
             say, output)
     options_journal = resume_journal or rollback_journal
@@ -318,7 +316,7 @@ def move_(
                     f"rolled back; the source is unpaused ({record.path})"))
                 return
             retired = _resumable(record.path, lambda: resume(record, src, dst, MoveOptions(
-                selection=Selection(namespace=None), workers=workers, conflict=conflict,
+                selection=Selection(namespace=None), workers=workers, conflict=policy,
                 block_move_timeout=block_move_timeout, retire_timeout=retire_timeout,
                 force=force), say))
         _emit(output, render.move_json(record, retired),
@@ -334,7 +332,7 @@ def move_(
     options = MoveOptions(
         selection=selection, journal=journal, dry_run=dry_run, force=force,
         rollback_on_failure=not no_rollback, block_move_timeout=block_move_timeout,
-        retire_timeout=retire_timeout, workers=workers, conflict=conflict,
+        retire_timeout=retire_timeout, workers=workers, conflict=policy,
     )
     with KubeClient(kubeconfig, context, qps=qps, burst=burst) as src, \
             KubeClient(to_kubeconfig, to_context, qps=qps, burst=burst,
@@ -480,6 +478,12 @@ def _namespace_map(pairs: list[str]) -> dict[str, str]:
             raise UsageError(f"--namespace-map wants OLD=NEW, got {pair!r}")
         mapping[old] = new
     return mapping
+
+
+def _conflict(text: str) -> ConflictPolicy:
+    if text not in tuple(ConflictPolicy):
+        raise UsageError(f"--conflict must be one of {', '.join(ConflictPolicy)}")
+    return ConflictPolicy(text)
 
 
 def _group_kind(text: str) -> GroupKind:

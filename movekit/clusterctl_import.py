@@ -18,11 +18,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from movekit.bundle import BundleWriter, KindEntry, Source
-from movekit.bundle.clusterctl import clusterctl_file_name, read_clusterctl_directory
+from movekit.bundle import BundleWriter, Source
+from movekit.bundle.clusterctl import clusterctl_file_name
 from movekit.entries import entry_for
 from movekit.errors import InvalidBundle, PrecheckFailed
-from movekit.graph import Graph, KindInfo, Selection, build
+from movekit.graph import Graph, build
+from movekit.model import KindInfo, Selection
 from movekit.pause import is_pausable, unpaused_copy
 from movekit.refs import GroupKind, ObjectRef, split_api_version
 from movekit.sanitize import sanitize
@@ -33,21 +34,11 @@ UNKNOWN_SOURCE = Source("https://unknown.invalid", "")
 EVERY_NAMESPACE = Selection(namespace=None)
 
 
-def bundle_from_clusterctl_directory(path: Path | str, kinds: Mapping[GroupKind, KindInfo],
-                                     work_dir: Path | str) -> Path:
-    """Read the clusterctl directory at ``path`` and write it as a bundle under ``work_dir``.
-
-    ``kinds`` are the target's (``discover_kinds(target).kinds``); returns the bundle's path.
-    """
-    return bundle_from_clusterctl_objects(read_clusterctl_directory(path), kinds, work_dir,
-                                          origin=Path(path))
-
-
 def bundle_from_clusterctl_objects(objects: Iterable[Mapping[str, Any]],
                                    kinds: Mapping[GroupKind, KindInfo], work_dir: Path | str,
                                    *, origin: Path) -> Path:
-    """Objects already read by :func:`read_clusterctl_directory`, written as a bundle under
-    ``work_dir``; ``origin`` names the directory in errors."""
+    """Objects read by :func:`read_clusterctl_directory`, written as a bundle under ``work_dir``;
+    ``kinds`` are the target's, ``origin`` names the directory in errors."""
     by_ref = {ObjectRef.of(obj): obj for obj in objects}
     _check_scopes(by_ref, kinds, origin)
     graph = build(by_ref.values(), kinds, EVERY_NAMESPACE)
@@ -85,7 +76,7 @@ def _check_scopes(by_ref: Mapping[ObjectRef, Mapping[str, Any]],
                                 f"{scope} in the target, but the file says otherwise")
 
 
-def _kind_entries(graph: Graph, kinds: Mapping[GroupKind, KindInfo]) -> list[KindEntry]:
+def _kind_entries(graph: Graph, kinds: Mapping[GroupKind, KindInfo]) -> list[KindInfo]:
     """One entry per moved kind, at the version the files carry (the source's storage version,
     which may differ from the target's). No CRDs: a clusterctl directory carries none."""
     versions: dict[GroupKind, str] = {}
@@ -95,12 +86,12 @@ def _kind_entries(graph: Graph, kinds: Mapping[GroupKind, KindInfo]) -> list[Kin
     for gk, version in sorted(versions.items()):
         info = kinds.get(gk)
         if info is not None:
-            entries.append(KindEntry(gk.group, version, gk.kind, info.plural, info.namespaced,
-                                     None))
+            entries.append(KindInfo(gk.group, version, gk.kind, info.plural, info.namespaced,
+                                    None))
             continue
         # A kind the target does not know: the plan reports it. The plural is only descriptive;
         # the importer finds resources by apiVersion and kind.
         namespaced = any(ref.namespace for ref in graph.moved if ref.group_kind == gk)
-        entries.append(KindEntry(gk.group, version, gk.kind, gk.kind.lower() + "s", namespaced,
-                                 None))
+        entries.append(KindInfo(gk.group, version, gk.kind, gk.kind.lower() + "s", namespaced,
+                                None))
     return entries

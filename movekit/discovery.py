@@ -18,7 +18,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from movekit.bundle import NamespaceEntry
 from movekit.contract import (
     CLUSTER_API,
     CLUSTERCTL_LABEL,
@@ -32,8 +31,8 @@ from movekit.contract import (
     first_set,
 )
 from movekit.errors import PrecheckFailed
-from movekit.graph import KindInfo, Selection
 from movekit.kube import ApiResource, KubeClient
+from movekit.model import KindInfo, NamespaceEntry, Provider, Selection
 from movekit.packed import pack, unpack
 from movekit.refs import GroupKind, ObjectRef, split_api_version
 
@@ -43,16 +42,6 @@ CRD_API_VERSION = "apiextensions.k8s.io/v1"
 # Each list in flight holds a decoded page (500 objects, ~8 MiB): 4 keep that small and the
 # 20 ms case as fast as 8 did (measured with bench/).
 _LIST_WORKERS = 4
-
-
-@dataclass
-class Provider:
-    """One entry of the clusterctl inventory."""
-
-    name: str
-    namespace: str
-    type: str
-    version: str
 
 
 def view(obj: Mapping[str, Any], contract: Contract = CLUSTER_API) -> dict[str, Any]:
@@ -261,16 +250,18 @@ def _providers(
     res = served.get((*split_api_version(PROVIDER_API_VERSION), PROVIDER.kind))
     if res is None:
         return []
-    providers = [
-        Provider(
-            name=str(p.get("providerName") or p["metadata"]["name"]),
-            namespace=str(p["metadata"].get("namespace", "")),
-            type=str(p.get("type", "")),
-            version=str(p.get("version", "")),
-        )
-        for p in client.list(res)
-    ]
+    providers = [provider_of(p) for p in client.list(res)]
     return sorted(providers, key=lambda p: (p.type, p.name, p.namespace))
+
+
+def provider_of(obj: Mapping[str, Any]) -> Provider:
+    """The inventory entry a clusterctl ``Provider`` object records."""
+    return Provider(
+        name=str(obj.get("providerName") or obj["metadata"]["name"]),
+        namespace=str(obj["metadata"].get("namespace", "")),
+        type=str(obj.get("type", "")),
+        version=str(obj.get("version", "")),
+    )
 
 
 def _list_all(

@@ -4,6 +4,8 @@ Commands and their options come from the typer app in :mod:`movekit.cli` (typer'
 read the way typer reads them), exit codes from :mod:`movekit.errors`, and the shape of JSON
 output from the ``output-*.v1.json`` schemas. ``tests/test_docs.py`` fails when the file in
 ``docs/`` differs from what this prints, so the reference cannot drift from the code.
+
+Not ``typer movekit.cli utils docs``: it has no exit codes or JSON output, truncates summaries.
 """
 
 from __future__ import annotations

@@ -21,8 +21,6 @@ from typing import Any
 from movekit.bundle import (
     BundleWriter,
     Manifest,
-    NamespaceEntry,
-    ProviderEntry,
     Source,
 )
 from movekit.bundle.clusterctl import write_clusterctl_directory
@@ -31,8 +29,9 @@ from movekit.contract import BLOCK_MOVE_ANNOTATION, CLUSTER
 from movekit.discovery import Discovery, discover, read_namespaces
 from movekit.entries import entry_for
 from movekit.errors import PrecheckFailed, UsageError
-from movekit.graph import Exclusion, Graph, Selection, build
+from movekit.graph import Graph, build
 from movekit.kube import KubeClient
+from movekit.model import Exclusion, Layout, NamespaceEntry, Selection
 from movekit.pause import (
     Pausable,
     is_pausable,
@@ -46,8 +45,6 @@ from movekit.progress import Advance, ProgressLike, Reporter, reporter_of
 from movekit.refs import GroupKind, ObjectRef
 from movekit.sanitize import sanitize_crd, strip_server_fields
 
-LAYOUTS = ("bundle", "clusterctl")
-
 
 @dataclass(frozen=True)
 class ExportOptions:
@@ -59,8 +56,7 @@ class ExportOptions:
     pause: bool = True
     leave_paused: bool = False
     block_move_timeout: float = 300.0
-    # "bundle", or "clusterctl": the directory clusterctl move --to-directory writes.
-    layout: str = "bundle"
+    layout: Layout = Layout.BUNDLE
     # Clusters and ClusterClasses an interrupted move paused: they count as unpaused.
     paused_by_movekit: frozenset[ObjectRef] = frozenset()
     # age X25519 recipients (age1...) and/or a passphrase file: Secret values are encrypted.
@@ -129,7 +125,7 @@ def export_bundle(
         raise UsageError("export needs --to-directory or --to-archive")
     _check_layout(options)
     sealer = sealer_for(options.encrypt_to, options.passphrase_file)
-    if sealer is not None and options.layout == "clusterctl":
+    if sealer is not None and options.layout == Layout.CLUSTERCTL:
         raise UsageError("clusterctl's layout has no encryption: drop --encrypt-to and "
                          "--passphrase-file, or write a movekit bundle")
     if preview is None:
@@ -167,7 +163,7 @@ def export_bundle(
         # From here on only whole objects are read: the views have served their purpose.
         second.forget_views()
         manifest: Manifest | None = None
-        if options.layout == "clusterctl":
+        if options.layout == Layout.CLUSTERCTL:
             write_clusterctl_directory(options.target, (second.full(ref) for ref in final.moved))
         else:
             namespaces = read_namespaces(client, {ref.namespace for ref in final.moved
@@ -186,9 +182,9 @@ def export_bundle(
 
 
 def _check_layout(options: ExportOptions) -> None:
-    if options.layout not in LAYOUTS:
-        raise UsageError(f"unknown layout {options.layout!r}; one of {', '.join(LAYOUTS)}")
-    if options.layout == "clusterctl" and options.archive:
+    if options.layout not in tuple(Layout):
+        raise UsageError(f"unknown layout {options.layout!r}; one of {', '.join(Layout)}")
+    if options.layout == Layout.CLUSTERCTL and options.archive:
         raise UsageError("clusterctl's layout is a directory: use --to-directory")
 
 
@@ -269,8 +265,7 @@ def _write(
             source=Source(found.server, found.kubernetes_version),
             selection=options.selection,
             kinds=[info for gk, info in found.kinds.items() if gk in kinds_used],
-            providers=[ProviderEntry(p.name, p.namespace, p.type, p.version)
-                       for p in found.providers],
+            providers=found.providers,
             namespaces=namespaces,
             excluded=[e for e in graph.excluded if in_scope(e.ref, options.selection)],
             encryption=sealer.manifest_record() if sealer is not None else None,

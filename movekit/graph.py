@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from movekit.contract import (
@@ -39,44 +38,11 @@ from movekit.contract import (
 
 # Re-exported for the graph's tests, which build paused ClusterClasses with it.
 from movekit.contract import PAUSED_ANNOTATION as PAUSED_ANNOTATION
+from movekit.model import Exclusion, KindInfo, Reason, Selection
 from movekit.refs import GroupKind, ObjectRef, split_api_version
-
-
-class Reason(StrEnum):
-    """Why a discovered object is not moved; the values are the manifest's reason codes."""
-
-    ORPHAN = "orphan"
-    OWNER_KIND_UNKNOWN = "owner-kind-unknown"
-    OWNER_MISSING = "owner-missing"
-    OWNER_NOT_MOVED = "owner-not-moved"
-    OWNERSHIP_CYCLE = "ownership-cycle"
-    OUTSIDE_SELECTION = "outside-selection"
-
 
 # Exclusions a dependent inherits as owner-not-moved even when no root reaches it.
 _INHERITED = frozenset({Reason.OWNER_KIND_UNKNOWN, Reason.OWNER_MISSING, Reason.OWNER_NOT_MOVED})
-
-
-@dataclass(frozen=True)
-class KindInfo:
-    group: str
-    version: str  # the storage version the objects were read at
-    kind: str
-    plural: str
-    namespaced: bool
-    move: bool  # CRD labelled clusterctl.cluster.x-k8s.io/move: every object is force-moved
-    move_hierarchy: bool  # CRD labelled clusterctl.cluster.x-k8s.io/move-hierarchy: all are roots
-    crd_name: str | None  # None for core Secret and ConfigMap
-
-    @property
-    def group_kind(self) -> GroupKind:
-        return GroupKind(self.group, self.kind)
-
-
-@dataclass(frozen=True)
-class Selection:
-    namespace: str | None  # None: all namespaces
-    clusters: frozenset[str] = frozenset()  # empty: every Cluster in the namespace(s)
 
 
 @dataclass(frozen=True, order=True)
@@ -102,14 +68,6 @@ class Node:
     keep_in_source: bool  # copied, not deleted from the source
     clusters: frozenset[ObjectRef]  # the Clusters it is a tenant of (a Cluster is its own tenant)
     paused: bool | None  # Cluster: spec.paused; ClusterClass: paused annotation; else None
-
-
-@dataclass(frozen=True)
-class Exclusion:
-    ref: ObjectRef
-    api_version: str
-    reason: str  # a Reason value, kept a plain str so that any serializer takes it
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -680,7 +638,7 @@ class _Builder:
                 paused=self._paused(i),
             )
         excluded = {
-            refs[i]: Exclusion(refs[i], nodes[refs[i]].api_version, reason.value, detail)
+            refs[i]: Exclusion(refs[i], nodes[refs[i]].api_version, reason, detail)
             for i, (reason, detail) in sorted(self.exclusions.items())
         }
         tenants: dict[int, list[ObjectRef]] = {}

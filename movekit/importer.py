@@ -18,7 +18,7 @@ from movekit.bundle.clusterctl import is_clusterctl_directory, read_clusterctl_d
 from movekit.bundle.encryption import SecretKeys, unlock
 from movekit.clusterctl_import import bundle_from_clusterctl_objects
 from movekit.contract import CLUSTERCTL_LABEL, PROVIDER, PROVIDER_API_VERSION
-from movekit.discovery import CRD_API_VERSION, discover_kinds, kind_info
+from movekit.discovery import CRD_API_VERSION, discover_kinds, kind_info, provider_of
 from movekit.errors import InvalidBundle, PrecheckFailed
 from movekit.kube import ApiResource, KubeClient
 from movekit.plan import (
@@ -27,7 +27,6 @@ from movekit.plan import (
     Existing,
     Plan,
     PlanOptions,
-    Provider,
     TargetFacts,
     make_plan,
     remap_ref,
@@ -71,10 +70,8 @@ def _check_digest(bundle: Bundle, expect_digest: str | None) -> None:
 def plan_import(client: KubeClient, bundle: Bundle, options: PlanOptions) -> Plan:
     """Read the target (never writing) and classify every object of the bundle."""
     facts = target_facts(client, bundle.entries, options)
-    providers = [Provider(name=p.name, namespace=p.namespace, type=p.type, version=p.version)
-                 for p in bundle.providers]
     crds = {GroupKind(k.group, k.kind): k.crd_name for k in bundle.kinds if k.crd_name}
-    plan = make_plan(bundle.digest, bundle.entries, providers, facts, options, crds)
+    plan = make_plan(bundle.digest, bundle.entries, bundle.providers, facts, options, crds)
     if options.namespace_map:
         unknown = sorted({f"{e.ref.kind}.{e.ref.group}" for e in bundle.entries
                           if not knows_references(e.api_version, e.ref.kind)})
@@ -169,12 +166,7 @@ def target_facts(
     namespaces = frozenset(str(n["metadata"]["name"]) for n in client.list(ns_res))
     existing = _existing(client, served, entries, options.namespace_map)
     provider_res = served.get((PROVIDER_API_VERSION, PROVIDER.kind))
-    providers = tuple(
-        Provider(name=str(p.get("providerName") or p["metadata"]["name"]),
-                 namespace=str(p["metadata"].get("namespace", "")),
-                 type=str(p.get("type", "")), version=str(p.get("version", "")))
-        for p in (client.list(provider_res) if provider_res else [])
-    )
+    providers = tuple(provider_of(p) for p in (client.list(provider_res) if provider_res else []))
     return TargetFacts(
         server=client.server,
         served=frozenset(served),

@@ -12,6 +12,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +25,25 @@ from movekit.version import __version__
 
 FORMAT_VERSION = 1
 
-# The phases of a live move, in order. Rollback is possible up to and including VERIFIED.
-PLANNED = "planned"
-PAUSING = "pausing"
-EXPORTED = "exported"
-IMPORTED = "imported"
-VERIFIED = "verified"
-RETIRING = "retiring"
-RETIRED = "retired"
-DONE = "done"
-ROLLED_BACK = "rolled-back"
-PHASES = (PLANNED, PAUSING, EXPORTED, IMPORTED, VERIFIED, RETIRING, RETIRED, DONE, ROLLED_BACK)
-ROLLBACK_POSSIBLE = frozenset({PLANNED, PAUSING, EXPORTED, IMPORTED, VERIFIED})
+
+
+class Phase(StrEnum):
+    """The phases of a live move, in order; the values are the journal's ``phase``."""
+
+    PLANNED = "planned"
+    PAUSING = "pausing"
+    EXPORTED = "exported"
+    IMPORTED = "imported"
+    VERIFIED = "verified"
+    RETIRING = "retiring"
+    RETIRED = "retired"
+    DONE = "done"
+    ROLLED_BACK = "rolled-back"
+
+
+# Until the target is verified the source still holds everything: undo is resuming it.
+ROLLBACK_POSSIBLE = frozenset({Phase.PLANNED, Phase.PAUSING, Phase.EXPORTED, Phase.IMPORTED,
+                               Phase.VERIFIED})
 
 
 @dataclass(frozen=True)
@@ -54,14 +62,14 @@ class Journal:
     target: ClusterAccess
     selection: dict[str, Any]
     bundle_path: str
-    phase: str = PLANNED
+    phase: Phase = Phase.PLANNED
     bundle_digest: str | None = None
     paused: list[ObjectRef] = field(default_factory=list)
     retired: list[str] = field(default_factory=list)  # bundle files whose object was deleted
     events: list[dict[str, str]] = field(default_factory=list)
     started_at: str = field(default_factory=lambda: _now())
 
-    def advance(self, phase: str, message: str = "") -> None:
+    def advance(self, phase: Phase, message: str = "") -> None:
         """Record that ``phase`` has been reached, durably, before going on."""
         self.phase = phase
         self.events.append({"at": _now(), "phase": phase, "message": message})
@@ -115,7 +123,7 @@ class Journal:
             target=_access(document["target"]),
             selection=document["selection"],
             bundle_path=document["bundle"]["path"],
-            phase=document["phase"],
+            phase=Phase(document["phase"]),
             bundle_digest=document["bundle"]["digest"],
             paused=[ObjectRef(r["group"], r["kind"], r["namespace"], r["name"])
                     for r in document["paused"]],

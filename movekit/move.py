@@ -33,7 +33,6 @@ from movekit.contract import DELETE_FOR_MOVE_ANNOTATION
 from movekit.entries import entry_for
 from movekit.errors import MovekitError, PartialFailure, PrecheckFailed, UsageError
 from movekit.export import ExportOptions, ExportResult, export_bundle, preview_export
-from movekit.graph import Selection
 from movekit.importer import (
     ImportOptions,
     import_verified,
@@ -41,23 +40,11 @@ from movekit.importer import (
     plan_import,
     target_facts,
 )
-from movekit.journal import (
-    DONE,
-    EXPORTED,
-    IMPORTED,
-    PAUSING,
-    PLANNED,
-    RETIRED,
-    RETIRING,
-    ROLLBACK_POSSIBLE,
-    ROLLED_BACK,
-    VERIFIED,
-    ClusterAccess,
-    Journal,
-)
+from movekit.journal import ROLLBACK_POSSIBLE, ClusterAccess, Journal, Phase
 from movekit.kube import ApiResource, Conflict, KubeClient, NotFound
+from movekit.model import ConflictPolicy, Selection
 from movekit.pause import Pausable, is_pausable, set_paused
-from movekit.plan import BUNDLE_ANNOTATION, Action, PlanOptions, Provider, make_plan
+from movekit.plan import BUNDLE_ANNOTATION, Action, PlanOptions, make_plan
 from movekit.progress import ProgressLike, Reporter, reporter_of
 from movekit.refs import ObjectRef
 from movekit.terminating import GC_FINALIZERS, Deleted, Terminating, explain, wait_until_gone
@@ -78,7 +65,7 @@ class MoveOptions:
     dry_run: bool = False
     force: bool = False
     rollback_on_failure: bool = True
-    conflict: str = "fail"
+    conflict: ConflictPolicy = ConflictPolicy.FAIL
     block_move_timeout: float = 300.0
     retire_timeout: float = DEFAULT_RETIRE_TIMEOUT
     workers: int = _WORKERS
@@ -142,7 +129,7 @@ def move(
                    "clusters": sorted(options.selection.clusters)},
         bundle_path=str(bundle_dir),
     )
-    journal.advance(PLANNED, "checks passed")
+    journal.advance(Phase.PLANNED, "checks passed")
     result = MoveResult(journal=journal, preview=preview)
     result.retired = _drive(journal, source, target, options, say, preview)
     return result
@@ -154,7 +141,7 @@ def resume(
 ) -> RetireResult | None:
     """Continue an interrupted move from the phase its journal reached."""
     say = reporter_of(progress)
-    if journal.phase in (DONE, ROLLED_BACK):
+    if journal.phase in (Phase.DONE, Phase.ROLLED_BACK):
         say(f"nothing to do: the move is {journal.phase}")
         return None
     say(f"resuming from phase {journal.phase}")
@@ -167,7 +154,7 @@ def rollback(
 ) -> None:
     """Undo a move that has not started retiring the source; ``bundle``: its bundle, if read."""
     say = reporter_of(progress)
-    if journal.phase == ROLLED_BACK:
+    if journal.phase == Phase.ROLLED_BACK:
         raise UsageError(f"{journal.path}: this move was already rolled back")
     if journal.phase not in ROLLBACK_POSSIBLE:
         raise UsageError(
@@ -180,7 +167,7 @@ def rollback(
         remove_imported(target, bundle.entries, journal.bundle_digest)
     say(f"unpausing {len(journal.paused)} object(s) in the source")
     set_paused(source, _pausables(source, journal.paused), paused=False)
-    journal.advance(ROLLED_BACK, "rolled back")
+    journal.advance(Phase.ROLLED_BACK, "rolled back")
 
 
 def _drive(
@@ -199,10 +186,10 @@ def _drive(
     retired: RetireResult | None = None
     bundle: Bundle | None = None
     try:
-        if journal.phase in (PLANNED, PAUSING):
+        if journal.phase in (Phase.PLANNED, Phase.PAUSING):
             if preview is not None:
                 journal.paused = list(preview.to_pause)
-            journal.advance(PAUSING, f"pausing {len(journal.paused)} object(s)")
+            journal.advance(Phase.PAUSING, f"pausing {len(journal.paused)} object(s)")
             exported = export_bundle(source, ExportOptions(
                 selection=selection, target=bundle_dir, force=options.force, leave_paused=True,
                 block_move_timeout=options.block_move_timeout,
@@ -210,18 +197,18 @@ def _drive(
             assert exported.manifest is not None
             journal.paused = sorted(set(journal.paused) | set(exported.left_paused))
             journal.bundle_digest = exported.manifest.digest
-            journal.advance(EXPORTED, f"bundle {exported.manifest.digest}")
-        if journal.phase == EXPORTED:
+            journal.advance(Phase.EXPORTED, f"bundle {exported.manifest.digest}")
+        if journal.phase == Phase.EXPORTED:
             bundle = _verified(bundle_dir, journal, say)
             import_verified(target, bundle, ImportOptions(
                 plan=PlanOptions(conflict=options.conflict),
                 apply=ApplyOptions(workers=options.workers, leave_paused=True),
                 expect_digest=journal.bundle_digest), say)
-            journal.advance(IMPORTED)
-        if journal.phase == IMPORTED:
+            journal.advance(Phase.IMPORTED)
+        if journal.phase == Phase.IMPORTED:
             bundle = bundle or _verified(bundle_dir, journal, say)
             _verify_target(target, bundle)
-            journal.advance(VERIFIED, "the target holds every object")
+            journal.advance(Phase.VERIFIED, "the target holds every object")
     except (MovekitError, OSError) as error:
         if options.rollback_on_failure and journal.phase in ROLLBACK_POSSIBLE:
             say(f"failed ({type(error).__name__}); rolling back")
@@ -229,8 +216,8 @@ def _drive(
             raise PartialFailure(f"move failed and was rolled back: {error}") from error
         raise
     bundle = bundle or _verified(bundle_dir, journal, say)  # a resume past verification
-    if journal.phase in (VERIFIED, RETIRING):
-        journal.advance(RETIRING, "retiring the source")
+    if journal.phase in (Phase.VERIFIED, Phase.RETIRING):
+        journal.advance(Phase.RETIRING, "retiring the source")
         try:
             retired = retire(source, bundle.entries, say,
                              lambda files: _note_retired(journal, files),
@@ -239,12 +226,12 @@ def _drive(
             raise incomplete.with_next_step(
                 f"the target stays paused; finish with: movekit move --resume {journal.path}"
             ) from None
-        journal.advance(RETIRED)
-    if journal.phase == RETIRED:
+        journal.advance(Phase.RETIRED)
+    if journal.phase == Phase.RETIRED:
         say("resuming the target")
         resume_targets = [e for e in bundle.entries if is_pausable(e.ref) and not e.was_paused]
         set_paused(target, _entry_pausables(target, resume_targets), paused=False)
-        journal.advance(DONE, "move complete")
+        journal.advance(Phase.DONE, "move complete")
     return retired
 
 
@@ -259,23 +246,22 @@ def _note_retired(journal: Journal, files: Iterable[str]) -> None:
     journal.save()
 
 
-def check_target(target: KubeClient, preview: ExportResult, conflict: str = "fail") -> None:
+def check_target(target: KubeClient, preview: ExportResult,
+                 conflict: ConflictPolicy = ConflictPolicy.FAIL) -> None:
     """Refuse, before anything is paused, a target that cannot take the move set."""
     entries = [entry_for(preview.graph.nodes[ref]) for ref in preview.graph.moved]
     options = PlanOptions(conflict=conflict)
     facts = target_facts(target, entries, options)
-    providers = [Provider(p.name, p.namespace, p.type, p.version)
-                 for p in preview.discovery.providers]
     crds = {gk: str(info.crd_name) for gk, info in preview.discovery.kinds.items()
             if info.crd_name}
-    plan = make_plan("", entries, providers, facts, options, crds)
+    plan = make_plan("", entries, preview.discovery.providers, facts, options, crds)
     if plan.errors:
         lines = "\n".join(f"  - {e}" for e in plan.errors)
         raise PrecheckFailed(f"the target cannot take this move; nothing was paused:\n{lines}")
 
 
 def _verify_target(target: KubeClient, bundle: Bundle) -> None:
-    plan = plan_import(target, bundle, PlanOptions(conflict="skip"))
+    plan = plan_import(target, bundle, PlanOptions(conflict=ConflictPolicy.SKIP))
     missing = [str(s.target) for s in plan.steps if s.action is Action.CREATE]
     if missing or plan.errors:
         raise PartialFailure(f"the target is missing {len(missing)} object(s) after import: "

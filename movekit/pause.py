@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from movekit.contract import BLOCK_MOVE_ANNOTATION, CLUSTER_API, Contract, Pause, field_value
+from movekit.contract import BLOCK_MOVE_ANNOTATION, CLUSTER_API, Contract, Pause
 from movekit.errors import PrecheckFailed
 from movekit.kube import FIELD_MANAGER, ApiResource, Forbidden, KubeClient, NotFound
 from movekit.refs import ObjectRef
@@ -49,13 +49,6 @@ def pause_patch(ref: ObjectRef, paused: bool, contract: Contract = CLUSTER_API) 
     if rule.field:
         return _nested(rule.field, True if paused else None)
     return {"metadata": {"annotations": {rule.annotation: "" if paused else None}}}
-
-
-def is_paused(obj: Mapping[str, Any], contract: Contract = CLUSTER_API) -> bool:
-    rule = _rule(ObjectRef.of(obj), contract)
-    if rule.field:
-        return bool(field_value(obj, rule.field))
-    return rule.annotation in ((obj.get("metadata") or {}).get("annotations") or {})
 
 
 def mark_paused(body: dict[str, Any], contract: Contract = CLUSTER_API) -> None:

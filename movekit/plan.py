@@ -23,20 +23,21 @@ A plan with errors is never applied: every problem is listed at once, before any
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from packaging.version import InvalidVersion, Version
+
 from movekit.bundle import ObjectEntry
 from movekit.contract import CLUSTER_API, CLUSTERCTL_LABEL
+from movekit.model import ConflictPolicy, Provider
 from movekit.refs import GroupKind, ObjectRef
 
 BUNDLE_ANNOTATION = "movekit.io/bundle"
 NAMESPACE = GroupKind("", "Namespace")
 CORE_MOVABLE = frozenset({*CLUSTER_API.always_moved, NAMESPACE})
-CONFLICT_POLICIES = ("fail", "skip", "update")
 SHARED = "exists in the target: global, shared"
 
 
@@ -56,14 +57,6 @@ class Existing:
 
 
 @dataclass(frozen=True)
-class Provider:
-    name: str
-    namespace: str
-    type: str
-    version: str
-
-
-@dataclass(frozen=True)
 class TargetFacts:
     server: str
     served: frozenset[tuple[str, str]]  # (apiVersion, kind)
@@ -75,7 +68,7 @@ class TargetFacts:
 
 @dataclass(frozen=True)
 class PlanOptions:
-    conflict: str = "fail"
+    conflict: ConflictPolicy = ConflictPolicy.FAIL
     namespace_map: Mapping[str, str] = field(default_factory=dict)
     skip_provider_check: bool = False
     allow_kinds: frozenset[GroupKind] = frozenset()
@@ -127,7 +120,7 @@ def make_plan(
     ``crds`` names the CRD in the bundle that provides each custom kind, so that a missing
     kind comes with what would fix it.
     """
-    if options.conflict not in CONFLICT_POLICIES:
+    if options.conflict not in tuple(ConflictPolicy):
         raise ValueError(f"unknown conflict policy {options.conflict!r}")
     errors: list[str] = []
     warnings: list[str] = []
@@ -213,10 +206,10 @@ def _classify(
         owned_by = f"owned by {', '.join(map(str, shared_owners))}; " if shared_owners else ""
         return Step(entry, target, Action.SKIP, f"{SHARED} ({owned_by}never updated)",
                     found.uid)
-    if options.conflict == "skip":
+    if options.conflict == ConflictPolicy.SKIP:
         return Step(entry, target, Action.SKIP, "exists in the target (--conflict skip)",
                     found.uid)
-    if options.conflict == "update":
+    if options.conflict == ConflictPolicy.UPDATE:
         return Step(entry, target, Action.UPDATE, "exists in the target (--conflict update)",
                     found.uid)
     errors.append(f"{target}: already exists in the target and was not created by this bundle "
@@ -233,7 +226,7 @@ def _provider_problems(
     have: dict[tuple[str, str], str] = {}
     for p in installed:
         key = (p.type, p.name)
-        if key not in have or _semver(p.version) > _semver(have[key]):
+        if key not in have or _version(p.version) > _version(have[key]):
             have[key] = p.version
     problems = []
     for p in wanted:
@@ -241,7 +234,7 @@ def _provider_problems(
         if version is None:
             problems.append(f"provider {p.name} ({p.type}) {p.version} is not installed in the "
                             "target (clusterctl init it first)")
-        elif _semver(version) < _semver(p.version):
+        elif _version(version) < _version(p.version):
             problems.append(f"provider {p.name} ({p.type}) is {version} in the target, older "
                             f"than {p.version} in the source")
     if problems and options.skip_provider_check:
@@ -250,16 +243,16 @@ def _provider_problems(
     return problems
 
 
-_SEMVER = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?")
+_UNPARSEABLE = Version("0")
 
 
-def _semver(version: str) -> tuple[int, int, int, int, str]:
-    """Sortable semantic version; a pre-release sorts before its release."""
-    match = _SEMVER.match(version.strip())
-    if not match:
-        return (0, 0, 0, 0, version)
-    major, minor, patch, pre = match.groups()
-    return (int(major), int(minor or 0), int(patch or 0), 0 if pre else 1, pre or "")
+def _version(text: str) -> Version:
+    """A provider version (``v1.10.0``, ``v1.10.0-rc.1``) to compare; a pre-release sorts
+    before its release, and a version that is none sorts before every release."""
+    try:
+        return Version(text.strip())
+    except InvalidVersion:
+        return _UNPARSEABLE
 
 
 def remap_ref(ref: ObjectRef, namespace_map: Mapping[str, str]) -> ObjectRef:

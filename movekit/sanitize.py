@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from movekit.bundle.layout import plain_copy
+from movekit.model import plain_copy
 
 SERVER_SET_METADATA = (
     "uid",

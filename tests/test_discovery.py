@@ -13,8 +13,9 @@ from kubesim.capi import install_crds, install_providers
 from kubesim.capi.fleet import seed_fleet
 from kubesim.capi.topologies import TOPOLOGIES, seed
 from movekit.discovery import discover, view
-from movekit.graph import Selection, build
+from movekit.graph import build
 from movekit.kube import KubeClient
+from movekit.model import Selection
 from movekit.precheck import provisioning_problems
 from movekit.refs import ObjectRef
 

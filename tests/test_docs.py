@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from movekit.docgen import REGENERATE, cli_reference
-from movekit.graph import Reason
+from movekit.model import Reason
 from movekit.schemas import load_schema
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"

@@ -13,12 +13,11 @@ from movekit.graph import (
     MOVE_LABEL,
     PAUSED_ANNOTATION,
     Graph,
-    KindInfo,
     OwnerEdge,
-    Reason,
     Selection,
     build,
 )
+from movekit.model import KindInfo, Reason
 from movekit.refs import ObjectRef
 
 CAPI = "cluster.x-k8s.io"
@@ -33,7 +32,7 @@ def kind(group: str, name: str, *, namespaced: bool = True, move: bool = False,
          hierarchy: bool = False) -> KindInfo:
     version = "v1beta2" if group else "v1"
     crd = f"{name.lower()}s.{group}" if group else None
-    return KindInfo(group, version, name, name.lower() + "s", namespaced, move, hierarchy, crd)
+    return KindInfo(group, version, name, name.lower() + "s", namespaced, crd, move, hierarchy)
 
 
 KIND_LIST = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from movekit.bundle import ObjectEntry, Owner
+from movekit.model import ConflictPolicy, Provider
 from movekit.plan import (
     SHARED,
     Action,
@@ -60,7 +61,7 @@ def _global_identity_bundle(*extra: ObjectEntry) -> list[ObjectEntry]:
 
 
 def _plan(entries: list[ObjectEntry], existing: dict[ObjectRef, Existing],
-          conflict: str = "fail") -> Plan:
+          conflict: ConflictPolicy = ConflictPolicy.FAIL) -> Plan:
     facts = TargetFacts(
         server="https://target.invalid",
         served=frozenset((e.api_version, e.ref.kind) for e in entries),
@@ -100,9 +101,9 @@ def test_a_global_identity_and_its_secret_already_in_the_target_are_skipped_with
 
 
 @pytest.mark.parametrize("bundle", [None, OTHER_BUNDLE], ids=["by-hand", "by-another-bundle"])
-@pytest.mark.parametrize("conflict", ["fail", "skip", "update"])
+@pytest.mark.parametrize("conflict", list(ConflictPolicy))
 def test_shared_objects_are_skipped_under_every_conflict_policy_whoever_created_them(
-    bundle: str | None, conflict: str
+    bundle: str | None, conflict: ConflictPolicy
 ) -> None:
     existing = {IDENTITY: Existing("target-identity", bundle),
                 CREDENTIALS: Existing("target-credentials", bundle)}
@@ -140,7 +141,7 @@ def test_a_non_global_collision_is_still_a_conflict_next_to_skipped_shared_objec
 
     assert plan.errors == [f"{KUBECONFIG}: already exists in the target and was not created by "
                            "this bundle (--conflict skip or update to proceed)"]
-    updated = _plan(_global_identity_bundle(), existing, "update")
+    updated = _plan(_global_identity_bundle(), existing, ConflictPolicy.UPDATE)
     assert updated.errors == []
     assert _actions(updated)[KUBECONFIG] == (Action.UPDATE, "target-kubeconfig")
     assert _actions(updated)[CREDENTIALS] == (Action.SKIP, "target-credentials")
@@ -174,3 +175,24 @@ def test_shared_follows_owner_references_to_global_objects(entry: ObjectEntry, s
     assert (entry.ref in shared_globals(sorted(entries, key=lambda e: (e.wave, e.ref)))) is shared
     plan = _plan(entries, {**_by_another_move(), entry.ref: Existing("target", OTHER_BUNDLE)})
     assert (plan.errors == []) is shared
+
+
+@pytest.mark.parametrize(("source", "target", "refused"), [
+    ("v1.10.0", "v1.10.0-rc.1", True),  # a release candidate is older than its release
+    ("v1.10.0-rc.1", "v1.10.0-beta.2", True),
+    ("v1.9.5", "v1.10.0", False),  # compared as numbers, not as text
+    ("v1.10.0", "v1.10.0", False),
+    ("v1.10.0", "not-a-version", True),
+])
+def test_a_provider_older_in_the_target_than_in_the_source_is_a_plan_error(
+        source: str, target: str, refused: bool) -> None:
+    def provider(version: str) -> Provider:
+        return Provider("cluster-api", "capi-system", "CoreProvider", version)
+
+    facts = TargetFacts(server="https://target.invalid", served=frozenset(),
+                        movable=frozenset(), namespaces=frozenset(), existing={},
+                        providers=(provider(target),))
+    plan = make_plan(DIGEST, [], [provider(source)], facts, PlanOptions())
+
+    older = f"provider cluster-api (CoreProvider) is {target} in the target, older than {source}"
+    assert plan.errors == ([older + " in the source"] if refused else [])

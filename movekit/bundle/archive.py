@@ -120,9 +120,10 @@ def write_members(files: Iterable[str], read: MemberReader, out: BinaryIO,
 
     The tar stream is what ``tarfile`` writes in PAX format for the same members, byte for byte
     (a test holds the two together), built here because tarfile's per-member Python costs more
-    than compressing the member. zstd compresses in a thread of its own (its output does not
-    depend on how many), so compression overlaps reading the next files; jobs of 1 MiB keep its
-    buffers small and compress as well as one long job.
+    than compressing the member: ``python -m bench.tar`` writes 10,000 3 KB members 2.5x faster
+    than ``tarfile.addfile`` (headers alone 4.4x). zstd compresses in a thread of its own (its
+    output does not depend on how many), so compression overlaps reading the next files; jobs
+    of 1 MiB keep its buffers small and compress as well as one long job.
     """
     names = set(files)
     dirs: set[str] = set()

@@ -34,11 +34,11 @@ from movekit.bundle.layout import (
     load_yaml,
     no_duplicate_keys,
     no_json_constant,
-    plain_copy,
 )
 from movekit.bundle.reader import DirectoryMembers
 from movekit.bundle.writer import write_private_file
 from movekit.errors import InvalidBundle, UsageError
+from movekit.model import plain_copy
 from movekit.refs import GroupKind, ObjectRef, split_api_version
 
 # Kinds are CamelCase identifiers and namespaces DNS labels, so neither holds "_"; names may.

@@ -10,11 +10,12 @@ could say: one mapping, no anchors, aliases, tags, merge keys or duplicate keys,
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
+from movekit.model import MAX_DEPTH, plain_copy
 from movekit.refs import ObjectRef
 
 FORMAT_VERSION = 1
@@ -37,7 +38,7 @@ MAX_MEMBER_BYTES = 16 * MIB  # any file but the manifest; etcd itself refuses ob
 MAX_TOTAL_BYTES = 1024 * MIB
 MAX_MEMBERS = 500_000  # files and directories
 MAX_PATH_LENGTH = 1024  # object paths are at most ~600 characters (253 + 253 + 63 + kind)
-MAX_YAML_DEPTH = 64  # nesting of mappings and sequences; real objects stay under 30
+MAX_YAML_DEPTH = MAX_DEPTH  # nesting of mappings and sequences; real objects stay under 30
 
 
 class BundleDefect(Exception):
@@ -189,29 +190,6 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 _BundleDumper.add_representer(str, _represent_str)
-
-_JSON_SCALARS = (str, int, float, bool, type(None))
-
-
-def plain_copy(value: Any, depth: int = 0) -> Any:
-    """A deep copy made only of dict, list and JSON scalars; ValueError for anything else."""
-    if type(value) in _JSON_SCALARS:  # the common case first: this runs for every field
-        return value
-    if depth >= MAX_YAML_DEPTH:
-        raise ValueError(f"object nests deeper than {MAX_YAML_DEPTH} levels")
-    if isinstance(value, dict | Mapping):
-        copied: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValueError(f"mapping key {key!r} is not a string")
-            copied[key] = plain_copy(item, depth + 1)
-        return copied
-    if isinstance(value, list | tuple) or (
-            isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray)):
-        return [plain_copy(item, depth + 1) for item in value]
-    if isinstance(value, _JSON_SCALARS):  # subclasses, such as an IntEnum
-        return value
-    raise ValueError(f"value of type {type(value).__name__} cannot be written to a bundle")
 
 
 _EMITTER_OPTIONS: dict[str, Any] = {

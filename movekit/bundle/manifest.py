@@ -11,14 +11,14 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import jsonschema
@@ -36,6 +36,7 @@ from movekit.bundle.layout import (
     no_json_constant,
     object_path,
 )
+from movekit.model import Exclusion, KindInfo, NamespaceEntry, Provider, Reason, Selection
 from movekit.refs import ObjectRef, split_api_version
 from movekit.version import __version__
 
@@ -79,51 +80,6 @@ class CrdEntry:
 
 
 @dataclass(frozen=True)
-class KindEntry:
-    """An exported kind, at the (storage) version its objects were read."""
-
-    group: str
-    version: str
-    kind: str
-    plural: str
-    namespaced: bool
-    crd_name: str | None  # None for core kinds
-
-
-@dataclass(frozen=True)
-class ProviderEntry:
-    """A clusterctl ``Provider`` of the source: what the target must also run."""
-
-    name: str
-    namespace: str
-    type: str
-    version: str
-
-
-@dataclass(frozen=True)
-class NamespaceEntry:
-    name: str
-    labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ExcludedEntry:
-    """A discovered object that does not move, and why (a graph exclusion reason code)."""
-
-    ref: ObjectRef
-    api_version: str
-    reason: str
-    detail: str
-
-
-@dataclass(frozen=True)
-class SelectionEntry:
-    namespace: str | None  # None: every namespace
-    clusters: tuple[str, ...] = ()  # empty: every Cluster in the namespace(s)
-
-
-@dataclass(frozen=True)
 class Source:
     server: str
     kubernetes_version: str
@@ -135,13 +91,13 @@ class Manifest:
     tool_version: str
     created_at: str
     source: Source
-    selection: SelectionEntry
-    kinds: tuple[KindEntry, ...]
-    providers: tuple[ProviderEntry, ...]
+    selection: Selection
+    kinds: tuple[KindInfo, ...]
+    providers: tuple[Provider, ...]
     namespaces: tuple[NamespaceEntry, ...]
     objects: tuple[ObjectEntry, ...]
     crds: tuple[CrdEntry, ...]
-    excluded: tuple[ExcludedEntry, ...]
+    excluded: tuple[Exclusion, ...]
     digest: str
     encryption: Mapping[str, Any] | None = None
 
@@ -153,42 +109,6 @@ class Manifest:
         listed = {entry.file: entry.sha256 for entry in self.objects}
         listed.update((crd.file, crd.sha256) for crd in self.crds)
         return listed
-
-
-# What build_manifest accepts: graph.KindInfo, graph.Exclusion and graph.Selection fit these.
-
-
-class KindFacts(Protocol):
-    @property
-    def group(self) -> str: ...
-    @property
-    def version(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def plural(self) -> str: ...
-    @property
-    def namespaced(self) -> bool: ...
-    @property
-    def crd_name(self) -> str | None: ...
-
-
-class ExclusionFacts(Protocol):
-    @property
-    def ref(self) -> ObjectRef: ...
-    @property
-    def api_version(self) -> str: ...
-    @property
-    def reason(self) -> str: ...
-    @property
-    def detail(self) -> str: ...
-
-
-class SelectionFacts(Protocol):
-    @property
-    def namespace(self) -> str | None: ...
-    @property
-    def clusters(self) -> Collection[str]: ...
 
 
 def strip_credentials(server: str) -> str:
@@ -207,11 +127,11 @@ def build_manifest(
     objects: Iterable[ObjectEntry],
     crds: Iterable[CrdEntry],
     source: Source,
-    selection: SelectionFacts,
-    kinds: Iterable[KindFacts],
-    providers: Iterable[ProviderEntry] = (),
+    selection: Selection,
+    kinds: Iterable[KindInfo],
+    providers: Iterable[Provider] = (),
     namespaces: Iterable[NamespaceEntry] = (),
-    excluded: Iterable[ExclusionFacts] = (),
+    excluded: Iterable[Exclusion] = (),
     tool_version: str = __version__,
     created_at: datetime | None = None,
     encryption: Mapping[str, Any] | None = None,
@@ -232,24 +152,13 @@ def build_manifest(
         tool_version=tool_version,
         created_at=rfc3339(created_at or datetime.now(UTC)),
         source=Source(strip_credentials(source.server), source.kubernetes_version),
-        selection=SelectionEntry(selection.namespace, tuple(sorted(set(selection.clusters)))),
-        kinds=tuple(
-            sorted(
-                (KindEntry(k.group, k.version, k.kind, k.plural, k.namespaced, k.crd_name)
-                 for k in kinds),
-                key=lambda k: (k.group, k.kind),
-            )
-        ),
+        selection=selection,
+        kinds=tuple(sorted(kinds, key=lambda k: (k.group, k.kind))),
         providers=tuple(sorted(providers, key=lambda p: (p.namespace, p.name, p.type))),
         namespaces=tuple(sorted(namespaces, key=lambda n: n.name)),
         objects=tuple(entries),
         crds=tuple(sorted(crds, key=lambda c: c.name)),
-        excluded=tuple(
-            sorted(
-                (ExcludedEntry(x.ref, x.api_version, x.reason, x.detail) for x in excluded),
-                key=lambda x: x.ref,
-            )
-        ),
+        excluded=tuple(sorted(excluded, key=lambda x: x.ref)),
         digest="",
         encryption=dict(encryption) if encryption is not None else None,
     )
@@ -270,13 +179,9 @@ def build_manifest(
     return dataclasses.replace(manifest, digest=head["digest"])
 
 
-def manifest_bytes(manifest: Manifest) -> bytes:
-    """``manifest.json`` as written: sorted keys, two-space indent, UTF-8, final newline."""
-    return b"".join(manifest_chunks(manifest))
-
-
 def manifest_chunks(manifest: Manifest) -> Iterator[bytes]:
-    """:func:`manifest_bytes` in pieces, one object entry at a time, for writing to a file.
+    """``manifest.json`` as written (sorted keys, two-space indent, UTF-8, final newline), in
+    pieces, one object entry at a time, for writing to a file.
 
     Entries are encoded here again rather than kept from hashing them: the digest comes first
     in the file and needs every entry, and keeping them all encoded is what this avoids."""
@@ -514,7 +419,7 @@ def _to_json(m: Manifest, digest: str) -> dict[str, Any]:
         "createdAt": m.created_at,
         "source": {"server": m.source.server, "kubernetesVersion": m.source.kubernetes_version},
         "selection": {"namespace": m.selection.namespace,
-                      "clusters": list(m.selection.clusters)},
+                      "clusters": sorted(m.selection.clusters)},
         "kinds": [{"group": k.group, "version": k.version, "kind": k.kind, "plural": k.plural,
                    "namespaced": k.namespaced, "crd": k.crd_name} for k in m.kinds],
         "providers": [{"name": p.name, "namespace": p.namespace, "type": p.type,
@@ -523,7 +428,7 @@ def _to_json(m: Manifest, digest: str) -> dict[str, Any]:
                         "annotations": dict(n.annotations)} for n in m.namespaces],
         "objects": [_object_json(e) for e in m.objects],
         "crds": [{"name": c.name, "file": c.file, "sha256": c.sha256} for c in m.crds],
-        "excluded": [{**_ref_json(x.ref, x.api_version), "reason": x.reason,
+        "excluded": [{**_ref_json(x.ref, x.api_version), "reason": str(x.reason),
                       "detail": x.detail} for x in m.excluded],
         "encryption": dict(m.encryption) if m.encryption is not None else None,
         "digest": digest,
@@ -553,11 +458,10 @@ def _from_json(doc: Mapping[str, Any]) -> Manifest:
         tool_version=doc["tool"]["version"],
         created_at=doc["createdAt"],
         source=Source(doc["source"]["server"], doc["source"]["kubernetesVersion"]),
-        selection=SelectionEntry(doc["selection"]["namespace"],
-                                 tuple(doc["selection"]["clusters"])),
-        kinds=tuple(KindEntry(k["group"], k["version"], k["kind"], k["plural"], k["namespaced"],
-                              k["crd"]) for k in doc["kinds"]),
-        providers=tuple(ProviderEntry(p["name"], p["namespace"], p["type"], p["version"])
+        selection=Selection(doc["selection"]["namespace"], frozenset(doc["selection"]["clusters"])),
+        kinds=tuple(KindInfo(k["group"], k["version"], k["kind"], k["plural"], k["namespaced"],
+                             k["crd"]) for k in doc["kinds"]),
+        providers=tuple(Provider(p["name"], p["namespace"], p["type"], p["version"])
                         for p in doc["providers"]),
         namespaces=tuple(NamespaceEntry(n["name"], n["labels"], n["annotations"])
                          for n in doc["namespaces"]),
@@ -580,7 +484,7 @@ def _from_json(doc: Mapping[str, Any]) -> Manifest:
             for o in doc["objects"]
         ),
         crds=tuple(CrdEntry(c["name"], c["file"], c["sha256"]) for c in doc["crds"]),
-        excluded=tuple(ExcludedEntry(_api_ref(x), x["apiVersion"], x["reason"], x["detail"])
+        excluded=tuple(Exclusion(_api_ref(x), x["apiVersion"], Reason(x["reason"]), x["detail"])
                        for x in doc["excluded"]),
         encryption=doc["encryption"],
         digest=doc["digest"],

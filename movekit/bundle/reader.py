@@ -39,17 +39,13 @@ from movekit.bundle.layout import (
 )
 from movekit.bundle.manifest import (
     CrdEntry,
-    ExcludedEntry,
-    KindEntry,
     Manifest,
-    NamespaceEntry,
     ObjectEntry,
-    ProviderEntry,
-    SelectionEntry,
     Source,
     parse_manifest,
 )
 from movekit.errors import InvalidBundle
+from movekit.model import Exclusion, KindInfo, NamespaceEntry, Provider, Selection
 from movekit.packed import pack, pack_bytes, unpack, unpack_bytes
 from movekit.refs import ObjectRef
 
@@ -87,15 +83,15 @@ class Bundle:
         return self.parsed_manifest.source
 
     @property
-    def selection(self) -> SelectionEntry:
+    def selection(self) -> Selection:
         return self.parsed_manifest.selection
 
     @property
-    def kinds(self) -> tuple[KindEntry, ...]:
+    def kinds(self) -> tuple[KindInfo, ...]:
         return self.parsed_manifest.kinds
 
     @property
-    def providers(self) -> tuple[ProviderEntry, ...]:
+    def providers(self) -> tuple[Provider, ...]:
         return self.parsed_manifest.providers
 
     @property
@@ -103,7 +99,7 @@ class Bundle:
         return self.parsed_manifest.namespaces
 
     @property
-    def excluded(self) -> tuple[ExcludedEntry, ...]:
+    def excluded(self) -> tuple[Exclusion, ...]:
         return self.parsed_manifest.excluded
 
     @property

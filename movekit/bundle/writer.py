@@ -40,18 +40,14 @@ from movekit.bundle.layout import (
 )
 from movekit.bundle.manifest import (
     CrdEntry,
-    ExclusionFacts,
-    KindFacts,
     Manifest,
-    NamespaceEntry,
     ObjectEntry,
-    ProviderEntry,
-    SelectionFacts,
     Source,
     build_manifest,
     manifest_chunks,
 )
 from movekit.errors import UsageError
+from movekit.model import Exclusion, KindInfo, NamespaceEntry, Provider, Selection
 from movekit.refs import ObjectRef
 from movekit.version import __version__
 
@@ -215,11 +211,11 @@ class BundleWriter:
         self,
         *,
         source: Source,
-        selection: SelectionFacts,
-        kinds: Iterable[KindFacts],
-        providers: Iterable[ProviderEntry] = (),
+        selection: Selection,
+        kinds: Iterable[KindInfo],
+        providers: Iterable[Provider] = (),
         namespaces: Iterable[NamespaceEntry] = (),
-        excluded: Iterable[ExclusionFacts] = (),
+        excluded: Iterable[Exclusion] = (),
         tool_version: str = __version__,
         created_at: datetime | None = None,
         encryption: Mapping[str, Any] | None = None,

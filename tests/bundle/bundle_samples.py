@@ -18,17 +18,14 @@ import zstandard
 
 from movekit.bundle import (
     BundleWriter,
-    ExcludedEntry,
-    KindEntry,
     Manifest,
-    NamespaceEntry,
     ObjectEntry,
     Owner,
-    ProviderEntry,
     Source,
     manifest_digest,
 )
 from movekit.bundle.archive import write_archive
+from movekit.model import Exclusion, KindInfo, NamespaceEntry, Provider, Reason
 from movekit.refs import ObjectRef
 from movekit.sanitize import sanitize, sanitize_crd
 
@@ -124,15 +121,15 @@ def crds() -> list[dict[str, Any]]:
 
 
 KINDS = [
-    KindEntry("cluster.x-k8s.io", "v1beta2", "Cluster", "clusters", True,
-              "clusters.cluster.x-k8s.io"),
-    KindEntry("infrastructure.cluster.x-k8s.io", "v1beta1", "DockerCluster", "dockerclusters",
-              True, "dockerclusters.infrastructure.cluster.x-k8s.io"),
-    KindEntry("infrastructure.cluster.x-k8s.io", "v1beta1", "AWSClusterStaticIdentity",
-              "awsclusterstaticidentities", False,
-              "awsclusterstaticidentities.infrastructure.cluster.x-k8s.io"),
-    KindEntry("", "v1", "Secret", "secrets", True, None),
-    KindEntry("", "v1", "ConfigMap", "configmaps", True, None),
+    KindInfo("cluster.x-k8s.io", "v1beta2", "Cluster", "clusters", True,
+             "clusters.cluster.x-k8s.io"),
+    KindInfo("infrastructure.cluster.x-k8s.io", "v1beta1", "DockerCluster", "dockerclusters",
+             True, "dockerclusters.infrastructure.cluster.x-k8s.io"),
+    KindInfo("infrastructure.cluster.x-k8s.io", "v1beta1", "AWSClusterStaticIdentity",
+             "awsclusterstaticidentities", False,
+             "awsclusterstaticidentities.infrastructure.cluster.x-k8s.io"),
+    KindInfo("", "v1", "Secret", "secrets", True, None),
+    KindInfo("", "v1", "ConfigMap", "configmaps", True, None),
 ]
 
 
@@ -159,10 +156,10 @@ def write_sample(target: Path, archive: bool | None = None, *,
             source=Source(server, "v1.31.2"),
             selection=Selection("prod", frozenset({"c1"})),
             kinds=KINDS,
-            providers=[ProviderEntry("cluster-api", "capi-system", "CoreProvider", "v1.10.0")],
+            providers=[Provider("cluster-api", "capi-system", "CoreProvider", "v1.10.0")],
             namespaces=[NamespaceEntry("prod", {"team": "a"}, {"note": "x"})],
-            excluded=[ExcludedEntry(ObjectRef("", "Secret", "prod", "stray"), "v1", "orphan",
-                                    "no owner and no soft owner")],
+            excluded=[Exclusion(ObjectRef("", "Secret", "prod", "stray"), "v1", Reason.ORPHAN,
+                                "no owner and no soft owner")],
             created_at=created_at,
         )
 

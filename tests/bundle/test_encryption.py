@@ -29,8 +29,8 @@ from movekit.bundle.encryption import (
 )
 from movekit.errors import InvalidBundle, PrecheckFailed, UsageError
 from movekit.export import ExportOptions, export_bundle
-from movekit.graph import Selection
 from movekit.importer import ImportOptions, import_bundle
+from movekit.model import Selection
 from movekit.refs import ObjectRef
 from movekit.sanitize import sanitize, sanitize_crd
 from tests.bundle.bundle_samples import (

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from movekit import cli
-from movekit.bundle import BundleWriter, KindEntry, NamespaceEntry, ObjectEntry, Source
+from movekit.bundle import BundleWriter, ObjectEntry, Source
 from movekit.errors import PrecheckFailed
-from movekit.graph import Selection
 from movekit.kube import KubeClient
+from movekit.model import KindInfo, NamespaceEntry, Selection
 from movekit.refs import ObjectRef
 from tests.lanes import Env
 
@@ -50,11 +50,11 @@ def namespace_object(namespace: str) -> dict[str, Any]:
 
 
 KINDS = {
-    "ConfigMap": KindEntry("", "v1", "ConfigMap", "configmaps", True, None),
-    "ClusterRoleBinding": KindEntry("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding",
-                                    "clusterrolebindings", False, None),
-    "Pod": KindEntry("", "v1", "Pod", "pods", True, None),
-    "Namespace": KindEntry("", "v1", "Namespace", "namespaces", False, None),
+    "ConfigMap": KindInfo("", "v1", "ConfigMap", "configmaps", True, None),
+    "ClusterRoleBinding": KindInfo("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding",
+                                   "clusterrolebindings", False, None),
+    "Pod": KindInfo("", "v1", "Pod", "pods", True, None),
+    "Namespace": KindInfo("", "v1", "Namespace", "namespaces", False, None),
 }
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kubesim.capi.topologies import TOPOLOGIES
 from movekit.bundle import read_bundle
@@ -141,3 +142,18 @@ def test_shell_completion_completes_commands_and_flags() -> None:
                             "bash"], capture_output=True, text=True, timeout=60, check=False,
                            env=plain)
     assert shown.returncode == 0 and "_movekit_completion" in shown.stdout
+
+
+def test_export_yaml_output_lists_each_excluded_object_with_its_reason(
+    src: Env, namespace: str
+) -> None:
+    src.seed(TOPOLOGIES["orphans"], namespace=namespace)
+
+    shown = movekit("export", "--kubeconfig", src.kubeconfig, "-n", namespace, "--dry-run",
+                    "--output", "yaml")
+
+    assert shown.returncode == 0, shown.stderr
+    excluded = yaml.safe_load(shown.stdout)["excluded"]
+    expected = TOPOLOGIES["orphans"].expected_excluded(namespace)
+    shown_reasons = {e["name"]: e["reason"] for e in excluded}  # and the namespace's own ConfigMap
+    assert {ref.name: reason for ref, reason in expected.items()}.items() <= shown_reasons.items()

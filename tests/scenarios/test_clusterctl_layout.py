@@ -27,9 +27,9 @@ from movekit.bundle.clusterctl import (
 )
 from movekit.errors import InvalidBundle, UsageError
 from movekit.export import ExportOptions, export_bundle
-from movekit.graph import Selection
 from movekit.importer import ImportOptions, ImportResult, import_from_path
 from movekit.kube import KubeClient
+from movekit.model import Layout, Selection
 from movekit.refs import ObjectRef
 from tests.lanes import Env
 from tests.scenarios.checks import assert_target_holds_bundle, comparable
@@ -309,7 +309,7 @@ def test_export_in_clusterctl_layout_round_trips_through_import(
     with src.client() as client:
         exported = export_bundle(client, ExportOptions(
             selection=Selection(namespace=namespace, clusters=frozenset(topology.clusters)),
-            target=directory, layout="clusterctl"))
+            target=directory, layout=Layout.CLUSTERCTL))
         source = {ref: live(client, {"apiVersion": exported.graph.nodes[ref].api_version,
                                      "kind": ref.kind, "metadata": {
                                          "namespace": ref.namespace, "name": ref.name}})

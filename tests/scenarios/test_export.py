@@ -11,7 +11,7 @@ from kubesim.refs import ObjectRef as FixtureRef
 from movekit.bundle import Bundle, read_bundle
 from movekit.errors import PrecheckFailed, UsageError
 from movekit.export import ExportOptions, export_bundle, in_scope
-from movekit.graph import Selection
+from movekit.model import Selection
 from movekit.refs import ObjectRef, split_api_version
 from tests.lanes import Env
 

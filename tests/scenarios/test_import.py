@@ -16,8 +16,8 @@ from movekit.apply import ApplyOptions
 from movekit.bundle import Bundle, read_bundle
 from movekit.errors import InvalidBundle, PartialFailure, PrecheckFailed
 from movekit.export import ExportOptions, export_bundle
-from movekit.graph import Selection
 from movekit.importer import ImportOptions, ImportResult, import_bundle
+from movekit.model import ConflictPolicy, Selection
 from movekit.plan import BUNDLE_ANNOTATION, PlanOptions
 from tests.lanes import Env
 from tests.scenarios.checks import assert_target_holds_bundle, target_objects
@@ -135,13 +135,13 @@ def test_foreign_object_conflicts_fail_by_default_and_can_be_skipped_or_updated(
     with dst.client() as client:
         assert set(target_objects(client, bundle)) == {secret.ref}
 
-    skipped = _import(dst, tmp_path / "b", plan=PlanOptions(conflict="skip"))
+    skipped = _import(dst, tmp_path / "b", plan=PlanOptions(conflict=ConflictPolicy.SKIP))
     assert skipped.outcome is not None
     assert skipped.outcome.counts[("Secret", "skipped")] == 1
     live = k8s.CoreV1Api(dst.api).read_namespaced_secret(secret.ref.name, namespace)
     assert "foreign" in (live.data or {})
 
-    updated = _import(dst, tmp_path / "b", plan=PlanOptions(conflict="update"))
+    updated = _import(dst, tmp_path / "b", plan=PlanOptions(conflict=ConflictPolicy.UPDATE))
     assert updated.outcome is not None
     live = k8s.CoreV1Api(dst.api).read_namespaced_secret(secret.ref.name, namespace)
     assert "foreign" not in (live.data or {})

@@ -17,9 +17,9 @@ from kubesim.capi.topologies import TOPOLOGIES
 from movekit.bundle import Bundle, read_bundle
 from movekit.errors import PartialFailure, UsageError
 from movekit.export import ExportOptions, export_bundle
-from movekit.graph import Selection
 from movekit.importer import ImportOptions, import_bundle
-from movekit.journal import DONE, ROLLED_BACK, ClusterAccess, Journal
+from movekit.journal import ClusterAccess, Journal, Phase
+from movekit.model import Selection
 from movekit.move import (
     MoveOptions,
     RetireIncomplete,
@@ -99,7 +99,7 @@ def _cluster_pause(env: Env, namespace: str) -> dict[str, object]:
 
 def _assert_moved(src: Env, dst: Env, journal: Journal) -> Bundle:
     bundle = read_bundle(Path(journal.bundle_path))
-    assert journal.phase == DONE
+    assert journal.phase == Phase.DONE
     with dst.client() as client:
         assert_target_holds_bundle(client, bundle)
     left = _source_left(src, bundle)
@@ -159,7 +159,7 @@ def test_block_move_never_released_times_out_and_rolls_back(
     assert _cluster_pause(src, namespace) == before
     assert _cluster_pause(dst, namespace) == {}
     journal = Journal.load(tmp_path / "move.journal.json")
-    assert journal.phase == ROLLED_BACK
+    assert journal.phase == Phase.ROLLED_BACK
 
 
 def test_webhook_denial_in_the_target_rolls_back(
@@ -191,7 +191,7 @@ def test_no_rollback_leaves_the_move_resumable(
     with pytest.raises(PartialFailure):
         _move(src, dst, selection, tmp_path, rollback_on_failure=False)
     journal = Journal.load(tmp_path / "move.journal.json")
-    assert journal.phase != ROLLED_BACK
+    assert journal.phase != Phase.ROLLED_BACK
     assert set(_cluster_pause(src, namespace).values()) == {True}
 
     sim.controls.admission(None)

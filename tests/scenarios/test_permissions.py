@@ -17,8 +17,8 @@ from kubesim.capi.topologies import TOPOLOGIES
 from kubesim.controls import WRITE_VERBS
 from movekit.bundle import read_bundle
 from movekit.export import ExportOptions, export_bundle
-from movekit.graph import Selection
 from movekit.importer import ImportOptions, import_bundle
+from movekit.model import Selection
 from tests.lanes import Env
 from tests.scenarios.checks import assert_target_holds_bundle, target_objects
 from tests.scenarios.commands import movekit

@@ -22,10 +22,10 @@ from kubesim.capi.topologies import TOPOLOGIES, relocate, seed
 from movekit import render
 from movekit.bundle import Bundle, read_bundle
 from movekit.export import ExportOptions, export_bundle
-from movekit.graph import Selection
 from movekit.importer import ImportOptions, import_bundle
-from movekit.journal import DONE, ClusterAccess
+from movekit.journal import ClusterAccess, Phase
 from movekit.kube import KubeClient
+from movekit.model import Selection
 from movekit.move import MoveOptions, move
 from movekit.plan import SHARED
 from movekit.refs import ObjectRef
@@ -175,7 +175,7 @@ def test_a_second_namespace_moves_into_a_target_that_holds_its_global_identity(
             result = move(source, target, MoveOptions(
                 selection=Selection(namespace=moved),
                 journal=tmp_path / f"move-{number}.journal.json"), access, said[-1].append)
-        assert result.journal is not None and result.journal.phase == DONE
+        assert result.journal is not None and result.journal.phase == Phase.DONE
 
     assert f"skipped {identity}: {SHARED} (never updated)" in said[1]
     assert f"skipped {secret}: {SHARED} (owned by {identity}; never updated)" in said[1]

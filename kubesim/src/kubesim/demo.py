@@ -22,9 +22,9 @@ from kubesim.capi.install import install_crds, install_providers
 from kubesim.controllers import CapiControllers
 from movekit import render
 from movekit.bundle import ObjectEntry, read_bundle
-from movekit.graph import Selection
 from movekit.journal import ClusterAccess
 from movekit.kube import KubeClient
+from movekit.model import Selection
 from movekit.move import MoveOptions, move
 from movekit.progress import ConsoleReporter
 

@@ -18,7 +18,7 @@ from kubesim.capi.install import install_crds
 from movekit.journal import ClusterAccess
 from movekit.kube import KubeClient
 from movekit.model import Selection
-from movekit.move import MoveOptions, move
+from movekit.mover import MoveOptions, move
 
 NAMESPACE = "fleet"
 

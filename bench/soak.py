@@ -36,7 +36,7 @@ from movekit.importer import ImportOptions, import_bundle
 from movekit.journal import Journal, Phase
 from movekit.kube import KubeClient
 from movekit.model import Selection
-from movekit.move import MoveOptions, resume
+from movekit.mover import MoveOptions, resume
 from tests.scenarios.checks import assert_target_holds_bundle, target_objects
 
 # Namespaced topologies only: runs share two servers, and cluster-scoped objects would collide.

@@ -11,15 +11,10 @@ The command line is a thin layer over this Python API::
     with movekit.KubeClient("dst.yaml") as target:
         movekit.import_bundle(target, Path("bundle"), movekit.ImportOptions())
 
-``movekit.move`` is the module :mod:`movekit.move`; calling it runs the live move, so
-``movekit.move(source, target, options, access)`` works as before (``movekit.move.move`` is the
-same function, under the name type checkers know).
-
 Every function raises a subclass of :class:`movekit.errors.MovekitError` whose message is
 the one line a user needs and whose ``exit_code`` is what the CLI exits with.
 """
 
-from movekit import move
 from movekit.apply import ApplyOptions
 from movekit.bundle import Bundle, read_bundle, verify
 from movekit.errors import MovekitError
@@ -27,7 +22,7 @@ from movekit.export import ExportOptions, ExportResult, export_bundle
 from movekit.importer import ImportOptions, ImportResult, import_bundle
 from movekit.kube import KubeClient
 from movekit.model import Selection
-from movekit.move import MoveOptions, MoveResult, resume, resume_source, retire, rollback
+from movekit.mover import MoveOptions, MoveResult, move, resume, resume_source, retire, rollback
 from movekit.plan import PlanOptions
 from movekit.progress import ConsoleReporter, Reporter
 from movekit.version import __version__

@@ -24,7 +24,7 @@ from movekit.export import ExportOptions, export_bundle
 from movekit.importer import ImportOptions, import_from_path
 from movekit.kube import DEFAULT_BURST, DEFAULT_QPS, KubeClient
 from movekit.model import ConflictPolicy, Layout, Selection
-from movekit.move import DEFAULT_RETIRE_TIMEOUT
+from movekit.mover import DEFAULT_RETIRE_TIMEOUT
 from movekit.plan import PlanOptions
 from movekit.progress import QUIET, ConsoleReporter
 from movekit.refs import GroupKind
@@ -283,7 +283,7 @@ def move_(
 ) -> None:
     """Move Cluster API objects from one cluster to another: export, import, retire the source."""
     from movekit.journal import ClusterAccess, Journal
-    from movekit.move import MoveOptions, default_journal_path, move, resume, rollback
+    from movekit.mover import MoveOptions, default_journal_path, move, resume, rollback
 
     _output(output)
     say = _progress(quiet, verbose, output)
@@ -362,7 +362,7 @@ def retire(
     verbose: Verbose = 0,
 ) -> None:
     """Delete from the source exactly the objects a bundle recorded (last step of an air-gapped move)."""
-    from movekit.move import retire as retire_source
+    from movekit.mover import retire as retire_source
 
     _output(output)
     bundle = read_bundle(_bundle_path(from_directory, from_archive, "from")[0])
@@ -384,7 +384,7 @@ def resume_source(
     output: Output = "text",
 ) -> None:
     """Unpause the source after export --leave-paused (abort an air-gapped move)."""
-    from movekit.move import resume_source as unpause
+    from movekit.mover import resume_source as unpause
 
     _output(output)
     bundle = read_bundle(_bundle_path(from_directory, from_archive, "from")[0])

@@ -21,7 +21,7 @@ from movekit.export import ExportResult
 from movekit.graph import Graph, Node
 from movekit.importer import ImportResult
 from movekit.journal import Journal
-from movekit.move import RetireResult
+from movekit.mover import RetireResult
 from movekit.plan import Action
 from movekit.refs import ObjectRef
 

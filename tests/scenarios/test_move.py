@@ -20,7 +20,7 @@ from movekit.export import ExportOptions, export_bundle
 from movekit.importer import ImportOptions, import_bundle
 from movekit.journal import ClusterAccess, Journal, Phase
 from movekit.model import Selection
-from movekit.move import (
+from movekit.mover import (
     MoveOptions,
     RetireIncomplete,
     move,

@@ -26,7 +26,7 @@ from movekit.importer import ImportOptions, import_bundle
 from movekit.journal import ClusterAccess, Phase
 from movekit.kube import KubeClient
 from movekit.model import Selection
-from movekit.move import MoveOptions, move
+from movekit.mover import MoveOptions, move
 from movekit.plan import SHARED
 from movekit.refs import ObjectRef
 from movekit.schemas import load_schema

@@ -28,8 +28,12 @@ from kubesim.schema import (
     INVALID,
     NO_VALUE,
     REQUIRED,
+    RULES_NOT_CHECKED,
     FieldError,
     Schema,
+    blocks_rules,
+    list_type_errors,
+    validation_errors,
 )
 
 _TRANSITION = re.compile(r"\boldSelf\b")
@@ -278,3 +282,21 @@ def _string(value: str, fmt: str) -> Any:
     except (binascii.Error, ValueError, TypeError):
         pass  # a malformed value already failed the format check; CEL sees it as a string
     return celtypes.StringType(value)
+
+
+def custom_resource_errors(obj: Mapping[str, Any], schema: Schema | None,
+                           old: Mapping[str, Any] | None = None, *, blocked: bool = False
+                           ) -> list[FieldError]:
+    """What the custom resource strategy's ``Validate`` reports from the schema: kube-openapi's
+    errors, the list-type invariants, then the CEL rules, which are not run (and a note says
+    so) once an error such as a wrong type or a missing field (``blocked``: one from outside
+    the schema, in metadata) makes them meaningless."""
+    errors = validation_errors(obj, schema) + list_type_errors(obj, schema)
+    if not has_rules(schema):
+        return errors
+    assert schema is not None
+    if blocked or any(blocks_rules(e.reason) for e in errors):
+        return [*errors, FieldError("<nil>", INVALID, None, RULES_NOT_CHECKED)]
+    return errors + rule_errors(obj, schema, old)
+
+

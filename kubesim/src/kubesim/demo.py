@@ -25,7 +25,7 @@ from movekit.bundle import ObjectEntry, read_bundle
 from movekit.journal import ClusterAccess
 from movekit.kube import KubeClient
 from movekit.model import Selection
-from movekit.move import MoveOptions, move
+from movekit.mover import MoveOptions, move
 from movekit.progress import ConsoleReporter
 
 

@@ -536,24 +536,6 @@ def _list_types(value: Any, schema: Schema, path: str) -> Iterator[FieldError]:
 # --------------------------------------------------------------------------- all of it
 
 
-def custom_resource_errors(obj: Mapping[str, Any], schema: Schema | None,
-                           old: Mapping[str, Any] | None = None, *, blocked: bool = False
-                           ) -> list[FieldError]:
-    """What the custom resource strategy's ``Validate`` reports from the schema: kube-openapi's
-    errors, the list-type invariants, then the CEL rules, which are not run (and a note says
-    so) once an error such as a wrong type or a missing field (``blocked``: one from outside
-    the schema, in metadata) makes them meaningless."""
-    from kubesim import cel  # cel builds on this module's FieldError
-
-    errors = validation_errors(obj, schema) + list_type_errors(obj, schema)
-    if not cel.has_rules(schema):
-        return errors
-    assert schema is not None
-    if blocked or any(e.reason in _BLOCKING for e in errors):
-        return [*errors, FieldError("<nil>", INVALID, None, RULES_NOT_CHECKED)]
-    return errors + cel.rule_errors(obj, schema, old)
-
-
 def blocks_rules(reason: str) -> bool:
     """Whether an error of this cause type keeps the apiserver from running CEL rules."""
     return reason in _BLOCKING

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubesim import fields, gojson, schema, status, validation
+from kubesim import cel, fields, gojson, schema, status, validation
 from kubesim.controls import Controls
 from kubesim.jsoncopy import clone
 from kubesim.registry import CRD_GROUP, CRD_PLURAL, Registry, ResourceType
@@ -490,7 +490,7 @@ class Store:
         # ``pruned`` is a fresh copy: normalise it in place rather than copying it twice more.
         pruned = schema.apply_defaults(schema.prune_nulls(pruned, schema_of, copy=False),
                                        schema_of, copy=False)
-        return pruned, list(schema.custom_resource_errors(pruned, schema_of, old,
+        return pruned, list(cel.custom_resource_errors(pruned, schema_of, old,
                                                           blocked=blocked))
 
     # ---------------------------------------------------------------- update

@@ -19,8 +19,6 @@ source). From step 5 on only forward is safe, so rollback refuses and ``--resume
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -449,13 +447,3 @@ def _entry_pausables(client: KubeClient, entries: Iterable[ObjectEntry]) -> list
         if res is not None:
             found.append(Pausable(entry.ref, res))
     return found
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as the live move: ``movekit.move`` is the module (so that
-    ``import movekit.move`` means it) and ``movekit.move(...)`` still moves."""
-
-    __call__ = staticmethod(move)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -37,7 +37,7 @@ class ConflictPolicy(StrEnum):
 
 
 class Layout(StrEnum):
-    """What an export writes (``--layout``)."""
+    """What an export writes: a bundle, or clusterctl's directory (``--clusterctl-layout``)."""
 
     BUNDLE = "bundle"
     CLUSTERCTL = "clusterctl"  # the directory clusterctl move --to-directory writes

@@ -93,9 +93,6 @@ def test_a_hostile_bundle_is_refused_with_one_line_and_no_request_or_write(
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, value)
     monkeypatch.chdir(corpus.cwd)
-    # verify and import need none of the extra subcommands; mounting them on every call would
-    # make each call slower than the last.
-    monkeypatch.setattr(cli, "_mount_subcommands", lambda: None)
     path = corpus.paths[(case.id, case.form)]
     monkeypatch.setattr(sys, "argv",
                         ["movekit", *command(verb, case, path, corpus.kubeconfig, "--quiet")])

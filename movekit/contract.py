@@ -156,10 +156,6 @@ class Contract:
                 reads(ref.kind, *ref.name)
         return {key: _projection(found) for key, found in paths.items()}
 
-    @cached_property
-    def root_kinds(self) -> frozenset[tuple[str, str]]:
-        return frozenset((gk.group, gk.kind) for gk in self.roots)
-
     def knows_references(self, group: str, kind: str) -> bool:
         """Whether every namespace reference of this kind sits in a known reference field."""
         return (group == self.reference_group or group.endswith("." + self.reference_group)

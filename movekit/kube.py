@@ -618,7 +618,3 @@ def _brief(err: Exception) -> str:
 def _first_line(err: object) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
-
-
-#: The name says what it is: one session with one cluster.
-Session = KubeClient

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -247,3 +248,15 @@ def _prepare_all(pair: tuple[RealCluster, ...]) -> None:
 
     with ThreadPoolExecutor(len(pair)) as pool:
         list(pool.map(prepare_one, pair))
+
+
+def settled_request_count(sim: KubeSim, verb: str | None = None) -> int:
+    """Requests of ``verb`` kubesim logged, once the count holds still for 0.2 s: it logs a
+    request after answering it, and a request in flight when its client died still lands."""
+    count = sim.request_count(verb=verb)
+    while True:
+        time.sleep(0.2)
+        now = sim.request_count(verb=verb)
+        if now == count:
+            return count
+        count = now

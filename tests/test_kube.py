@@ -28,7 +28,7 @@ from movekit.kube import (
     Unavailable,
 )
 from movekit.refs import GroupKind
-from tests.lanes import prepare
+from tests.lanes import prepare, settled_request_count
 from tests.scenarios.commands import movekit
 
 
@@ -136,7 +136,7 @@ def test_a_failed_create_is_retried_per_its_profile(
             assert raised.value.exit_code == 6
         made = _config_maps(client)
     assert len(made) == (1 if retried else 0) and all(m.startswith(name) for m in made)
-    assert _settled_count(sim, "create") == (2 if retried else 1)
+    assert settled_request_count(sim, "create") == (2 if retried else 1)
 
 
 def test_a_dropped_connection_ends_a_generate_name_create_at_once_with_exit_5(
@@ -150,7 +150,7 @@ def test_a_dropped_connection_ends_a_generate_name_create_at_once_with_exit_5(
             client.create(res, _config_map(generate_name="dropped-"))
         sim.controls.error_rate = 0.0
     assert raised.value.exit_code == 5
-    assert _settled_count(sim, "create") == 1
+    assert settled_request_count(sim, "create") == 1
 
 
 def test_reads_retry_until_the_budget_then_raise_unavailable(sim: KubeSim, tmp_path: Path) -> None:
@@ -176,22 +176,12 @@ def test_discovery_answers_by_version_and_by_group_kind(sim: KubeSim, tmp_path: 
             client.served("example.com/v1", "Widget")
         assert str(raised.value) == "Widget is not served at example.com/v1"
         assert raised.value.exit_code == 6
-    discovery = _settled_count(sim)
+    discovery = settled_request_count(sim, "")
     with _session(sim, tmp_path) as again:
         for _ in range(3):
             again.resource("v1", "Secret")
-    assert _settled_count(sim) - discovery == discovery, "discovery is read once"
+    assert settled_request_count(sim, "") - discovery == discovery, "discovery is read once"
 
-
-def _settled_count(sim: KubeSim, verb: str = "") -> int:
-    """Requests kubesim logged, once the count holds still: it logs a request after answering."""
-    count = sim.request_count(verb=verb)
-    while True:
-        time.sleep(0.2)
-        now = sim.request_count(verb=verb)
-        if now == count:
-            return count
-        count = now
 
 
 def test_map_keeps_order_and_limit_and_stops_starting_after_a_failure(

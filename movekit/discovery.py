@@ -34,7 +34,7 @@ from movekit.errors import PrecheckFailed
 from movekit.kube import ApiResource, KubeClient
 from movekit.model import KindInfo, NamespaceEntry, Provider, Selection
 from movekit.packed import pack, unpack
-from movekit.refs import GroupKind, ObjectRef, split_api_version
+from movekit.refs import GroupKind, ObjectRef
 
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
 
@@ -158,14 +158,13 @@ def read_namespaces(client: KubeClient, names: Iterable[str]) -> list[NamespaceE
 def discover_kinds(client: KubeClient, contract: Contract = CLUSTER_API) -> Discovery:
     """Read the served kinds, the labelled CRDs and the provider inventory."""
     version = client.version()
-    served = {(r.group, r.version, r.kind): r for r in client.resources()}
-    crd_res = _served(served, CRD_API_VERSION, "CustomResourceDefinition")
+    crd_res = _served(client, CRD_API_VERSION, "CustomResourceDefinition")
     kinds: dict[GroupKind, KindInfo] = {}
     resources: dict[GroupKind, ApiResource] = {}
     crds: dict[GroupKind, dict[str, Any]] = {}
     for crd in client.list(crd_res, label_selector=CLUSTERCTL_LABEL):
         info = kind_info(crd)
-        res = served.get((info.group, info.version, info.kind))
+        res = client.resource(f"{info.group}/{info.version}", info.kind)
         if res is None:
             raise PrecheckFailed(
                 f"CRD {crd['metadata']['name']}: storage version {info.version} is not served "
@@ -179,7 +178,7 @@ def discover_kinds(client: KubeClient, contract: Contract = CLUSTER_API) -> Disc
             "is this a Cluster API management cluster?"
         )
     for gk in contract.always_moved:
-        res = _served(served, "v1", gk.kind)
+        res = _served(client, "v1", gk.kind)
         kinds[gk] = KindInfo(group="", version="v1", kind=gk.kind, plural=res.plural,
                              namespaced=True, move=False, move_hierarchy=False, crd_name=None)
         resources[gk] = res
@@ -189,7 +188,7 @@ def discover_kinds(client: KubeClient, contract: Contract = CLUSTER_API) -> Disc
         kinds=kinds,
         resources=resources,
         crds=crds,
-        providers=_providers(client, served),
+        providers=_providers(client),
     )
 
 
@@ -234,20 +233,16 @@ def kind_info(crd: Mapping[str, Any]) -> KindInfo:
     )
 
 
-def _served(
-    served: Mapping[tuple[str, str, str], ApiResource], api_version: str, kind: str
-) -> ApiResource:
-    group, _, version = api_version.rpartition("/")
-    res = served.get((group, version, kind))
+def _served(client: KubeClient, api_version: str, kind: str) -> ApiResource:
+    """The resource serving ``kind``; a source without it fails the pre-checks (exit 4)."""
+    res = client.resource(api_version, kind)
     if res is None:
         raise PrecheckFailed(f"the API server does not serve {kind} at {api_version}")
     return res
 
 
-def _providers(
-    client: KubeClient, served: Mapping[tuple[str, str, str], ApiResource]
-) -> list[Provider]:
-    res = served.get((*split_api_version(PROVIDER_API_VERSION), PROVIDER.kind))
+def _providers(client: KubeClient) -> list[Provider]:
+    res = client.resource(PROVIDER_API_VERSION, PROVIDER.kind)
     if res is None:
         return []
     providers = [provider_of(p) for p in client.list(res)]

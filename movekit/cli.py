@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
@@ -10,9 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-import yaml
 from rich.console import Console
-from rich.text import Text
 
 from movekit import render
 from movekit.apply import DEFAULT_WORKERS, ApplyOptions
@@ -36,8 +33,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Every line is a rich Text built by render.line; markup and emoji codes stay off regardless.
+out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 Kubeconfig = Annotated[Path | None, typer.Option(
     "--kubeconfig", help="Kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config).")]
@@ -78,9 +76,9 @@ def _output(output: str) -> str:
 
 def _emit(output: str, document: dict[str, Any], text: Callable[[], None]) -> None:
     if output == "json":
-        out.print_json(json.dumps(document))
+        render.print_json(out, document)
     elif output == "yaml":
-        out.print(yaml.safe_dump(document, sort_keys=False), markup=False, end="")
+        render.print_yaml(out, document)
     else:
         text()
 
@@ -163,7 +161,8 @@ def _export(client: KubeClient, options: ExportOptions, progress: ConsoleReporte
     with client:
         result = export_bundle(client, options, progress)
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/yellow] {warning}")
+        err.print(render.line("warning:", "yellow")
+                  + render.line(f" {warning}", keep_newlines=True))
     _emit(output, render.export_json(result, dry_run=options.dry_run),
           lambda: render.export_summary(out, result, dry_run=options.dry_run))
 
@@ -224,7 +223,8 @@ def _import(client: KubeClient, path: Path, options: ImportOptions, progress: Co
     with client:
         result = import_from_path(client, path, options, progress)
     for warning in result.plan.warnings:
-        err.print(f"[yellow]warning:[/yellow] {warning}")
+        err.print(render.line("warning:", "yellow")
+                  + render.line(f" {warning}", keep_newlines=True))
     _emit(output, render.import_json(result),
           lambda: render.import_summary(out, result, dry_run=options.dry_run))
 
@@ -312,8 +312,8 @@ def move_(
                            connections=max(workers * 2, 8)) as dst:
             if rollback_journal is not None:
                 rollback(record, src, dst, say)
-                _emit(output, render.move_json(record, None), lambda: out.print(
-                    f"rolled back; the source is unpaused ({record.path})"))
+                _emit(output, render.move_json(record, None), lambda: out.print(render.line(
+                    f"rolled back; the source is unpaused ({record.path})")))
                 return
             retired = _resumable(record.path, lambda: resume(record, src, dst, MoveOptions(
                 selection=Selection(namespace=None), workers=workers, conflict=policy,
@@ -328,7 +328,7 @@ def move_(
     journal = (journal or default_journal_path()).resolve()
     if not dry_run and output == "text":
         # Printed whatever the verbosity: it is what --resume and --rollback need after a crash.
-        err.print(f"journal: {journal}", markup=False)
+        err.print(render.line(f"journal: {journal}"))
     options = MoveOptions(
         selection=selection, journal=journal, dry_run=dry_run, force=force,
         rollback_on_failure=not no_rollback, block_move_timeout=block_move_timeout,
@@ -343,7 +343,7 @@ def move_(
     def text() -> None:
         if result.journal is None:
             render.export_summary(out, result.preview, dry_run=True)
-            out.print("dry run: the target can take this move; nothing was changed")
+            out.print(render.line("dry run: the target can take this move; nothing was changed"))
         else:
             render.move_summary(out, result.journal, result.retired)
 
@@ -369,10 +369,10 @@ def retire(
     with KubeClient(kubeconfig, context) as src:
         result = retire_source(src, bundle.entries, _progress(quiet, verbose, output),
                                timeout=retire_timeout)
-    _emit(output, render.retire_json(result), lambda: out.print(
+    _emit(output, render.retire_json(result), lambda: out.print(render.line(
         f"deleted {len(result.deleted)}, already gone {len(result.already_gone)}, "
         f"kept {len(result.kept)} (global or shared), left alone {len(result.recreated)} "
-        "(recreated since the export)"))
+        "(recreated since the export)")))
 
 
 @app.command("resume-source")
@@ -390,8 +390,8 @@ def resume_source(
     bundle = read_bundle(_bundle_path(from_directory, from_archive, "from")[0])
     with KubeClient(kubeconfig, context) as src:
         resumed = unpause(src, bundle.entries)
-    _emit(output, render.resumed_json(resumed), lambda: out.print(
-        f"resumed {len(resumed)} Cluster(s)/ClusterClass(es) in the source"))
+    _emit(output, render.resumed_json(resumed), lambda: out.print(render.line(
+        f"resumed {len(resumed)} Cluster(s)/ClusterClass(es) in the source")))
 
 
 @app.command()
@@ -404,12 +404,12 @@ def verify(
     bundle = read_bundle(path)
 
     def text() -> None:
-        out.print(f"{path}: valid movekit bundle, format {bundle.format_version}, "
-                  f"{len(bundle.entries)} objects", markup=False)
+        out.print(render.line(f"{path}: valid movekit bundle, format {bundle.format_version}, "
+                              f"{len(bundle.entries)} objects"))
         if bundle.parsed_manifest.encryption:
-            out.print(f"{describe(bundle.parsed_manifest.encryption)}; verified without "
-                      "decrypting them", markup=False)
-        out.print(bundle.digest)
+            out.print(render.line(f"{describe(bundle.parsed_manifest.encryption)}; verified "
+                                  "without decrypting them"))
+        out.print(render.line(bundle.digest))
 
     _emit(output, render.verify_json(str(path), bundle), text)
 
@@ -435,7 +435,7 @@ def version(output: Output = "text") -> None:
     """Print movekit's version."""
     _output(output)
     _emit(output, {"apiVersion": render.OUTPUT_API_VERSION, "kind": "Version",
-                   "version": __version__}, lambda: out.print(__version__))
+                   "version": __version__}, lambda: out.print(render.line(__version__)))
 
 
 def _refuse_flags(ctx: typer.Context, mode: str, names: tuple[str, ...]) -> None:
@@ -457,8 +457,8 @@ def _resumable(journal: Path, work: Callable[[], T]) -> T:
     try:
         return work()
     except KeyboardInterrupt:
-        err.print(f"interrupted; continue with: movekit move --resume {journal}  "
-                  f"(or undo with --rollback {journal})", markup=False)
+        err.print(render.line(f"interrupted; continue with: movekit move --resume {journal}  "
+                              f"(or undo with --rollback {journal})"))
         sys.exit(130)
 
 
@@ -524,10 +524,10 @@ def main() -> None:
         _mount_subcommands(sys.argv[1:])
         app()
     except MovekitError as error:
-        err.print(Text("error: ", style="red") + Text(str(error)))
+        err.print(render.line("error:", "red") + render.line(f" {error}", keep_newlines=True))
         if _State.output in ("json", "yaml"):
             _emit(_State.output, render.error_json(str(error), error.exit_code), lambda: None)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
-        err.print("interrupted; run the same command again to resume")
+        err.print(render.line("interrupted; run the same command again to resume"))
         sys.exit(130)

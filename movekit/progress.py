@@ -29,6 +29,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from movekit.printable import printable
+
 QUIET, NORMAL, VERBOSE, DEBUG = -1, 0, 1, 2
 
 
@@ -80,7 +82,8 @@ class ConsoleReporter(Reporter):
                  interactive: bool | None = None) -> None:
         self.verbosity = verbosity
         self.stream = stream or sys.stderr
-        self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        self.console = Console(file=self.stream, highlight=False, soft_wrap=True, markup=False,
+                               emoji=False)
         self.interactive = self.console.is_terminal if interactive is None else interactive
         self._lock = threading.Lock()
         self._started = time.monotonic()
@@ -93,8 +96,10 @@ class ConsoleReporter(Reporter):
             logger.setLevel(logging.DEBUG)
 
     def _line(self, message: str, style: str = "") -> None:
+        # Messages name objects and quote the API server: shown escaped, never as markup.
+        message = printable(message)
         if self.interactive:
-            self.console.print(message, style=style or None, markup=False)
+            self.console.print(Text(message, style=style))
             return
         elapsed = time.monotonic() - self._started
         with self._lock:
@@ -125,11 +130,11 @@ class ConsoleReporter(Reporter):
             elapsed = max(time.monotonic() - started, 1e-6)
             self._line(f"{description}: {total} in {elapsed:.1f}s ({total / elapsed:.0f}/s)")
             return
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TaskProgressColumn(), RateColumn(), TimeElapsedColumn(),
+        columns = (TextColumn("{task.description}", markup=False), BarColumn(),
+                   MofNCompleteColumn(), TaskProgressColumn(), RateColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn())
         with Progress(*columns, console=self.console, transient=False) as bar:
-            task_id = bar.add_task(description, total=total)
+            task_id = bar.add_task(printable(description), total=total)
             lock = threading.Lock()
 
             def advance(done: int = 1) -> None:

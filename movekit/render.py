@@ -1,4 +1,9 @@
-"""What commands show people: summaries, plans, trees and graphs. Formatting only."""
+"""What commands show people: summaries, plans, trees and graphs. Formatting only.
+
+Every line of text goes out as a rich ``Text`` built by :func:`line` (never a markup string),
+so what a bundle or a cluster says is shown literally and through :func:`printable`; JSON and
+YAML are written with every non-ASCII character escaped.
+"""
 
 from __future__ import annotations
 
@@ -23,13 +28,30 @@ from movekit.importer import ImportResult
 from movekit.journal import Journal
 from movekit.mover import RetireResult
 from movekit.plan import Action
+from movekit.printable import printable
 from movekit.refs import ObjectRef
+
+
+def line(text: object, style: str = "", *, keep_newlines: bool = False) -> Text:
+    """``text`` as one literal, printable line (several with ``keep_newlines``): no markup,
+    no emoji codes, no control characters."""
+    return Text(printable(text, keep_newlines=keep_newlines), style=style)
+
+
+def print_json(out: Console, document: Any) -> None:
+    # rich re-encodes with ensure_ascii off by default, which would pass C1 and bidi controls.
+    out.print_json(json.dumps(document), ensure_ascii=True)
+
+
+def print_yaml(out: Console, document: Any) -> None:
+    # Without allow_unicode, every character outside printable ASCII is a double-quoted escape.
+    out.print(Text(yaml.safe_dump(document, sort_keys=False, allow_unicode=False)), end="")
 
 
 def _kind_counts(refs: Iterable[ObjectRef]) -> Table:
     table = Table("kind", "objects", box=None, pad_edge=False)
     for kind, count in sorted(Counter(str(r.group_kind) for r in refs).items()):
-        table.add_row(kind, str(count))
+        table.add_row(line(kind), str(count))
     return table
 
 
@@ -37,26 +59,27 @@ def export_summary(out: Console, result: ExportResult, *, dry_run: bool) -> None
     graph = result.graph
     verb = "would export" if dry_run else "exported"
     waves = graph.waves()
-    out.print(f"{verb} {len(graph.moved)} objects in {len(waves)} waves")
+    out.print(line(f"{verb} {len(graph.moved)} objects in {len(waves)} waves"))
     out.print(_kind_counts(graph.moved))
     if dry_run:
         out.print(object_tree("objects (owners -> dependents)", graph_nodes(graph)))
     if dry_run and result.to_pause:
-        out.print(f"would pause: {', '.join(str(r) for r in result.to_pause)}")
+        out.print(line(f"would pause: {', '.join(str(r) for r in result.to_pause)}"))
     excluded = result.excluded
     if excluded:
         reasons = Counter(e.reason for e in excluded)
-        out.print(f"[yellow]{len(excluded)} object(s) not exported[/yellow] ("
-                  + ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items())) + "):")
+        out.print(line(f"{len(excluded)} object(s) not exported", "yellow") + line(
+            " (" + ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items())) + "):"))
         for e in excluded:
-            out.print(f"  {e.ref}: {e.reason}: {e.detail}", markup=False)
+            out.print(line(f"  {e.ref}: {e.reason}: {e.detail}"))
     if result.left_paused:
-        out.print("left paused in the source: " + ", ".join(str(r) for r in result.left_paused))
+        out.print(line("left paused in the source: "
+                       + ", ".join(str(r) for r in result.left_paused)))
     if result.manifest is not None and result.manifest.encryption:
-        out.print(f"{describe(result.manifest.encryption)} (the digest differs on every "
-                  "encrypted export)", markup=False)
+        out.print(line(f"{describe(result.manifest.encryption)} (the digest differs on every "
+                       "encrypted export)"))
     if result.manifest is not None:
-        out.print(f"bundle digest: {result.manifest.digest}")
+        out.print(line(f"bundle digest: {result.manifest.digest}"))
 
 
 def import_summary(out: Console, result: ImportResult, *, dry_run: bool) -> None:
@@ -67,9 +90,9 @@ def import_summary(out: Console, result: ImportResult, *, dry_run: bool) -> None
         out.print(object_tree(f"plan for {result.bundle.digest}",
                               _entry_nodes((s.entry for s in plan.steps), notes)))
         for ns in plan.namespaces_to_create:
-            out.print(f"namespace {ns}: create")
+            out.print(line(f"namespace {ns}: create"))
         counts = plan.counts()
-        out.print("plan: " + ", ".join(f"{n} {a}" for a, n in sorted(counts.items())))
+        out.print(line("plan: " + ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))))
         _skipped_lines(out, "would skip", _skipped(result))
         return
     outcome = result.outcome
@@ -77,11 +100,11 @@ def import_summary(out: Console, result: ImportResult, *, dry_run: bool) -> None
     table = Table("kind", "created", "adopted", "updated", "skipped", box=None, pad_edge=False)
     kinds = sorted({kind for kind, _ in outcome.counts})
     for kind in kinds:
-        table.add_row(kind, *(str(outcome.counts[(kind, a)])
+        table.add_row(line(kind), *(str(outcome.counts[(kind, a)])
                               for a in ("created", "adopted", "updated", "skipped")))
     out.print(table)
-    out.print(f"imported {len(outcome.done)} objects from bundle {result.bundle.digest}; "
-              f"resumed {len(outcome.resumed)} Cluster(s)/ClusterClass(es)")
+    out.print(line(f"imported {len(outcome.done)} objects from bundle {result.bundle.digest}; "
+                   f"resumed {len(outcome.resumed)} Cluster(s)/ClusterClass(es)"))
     _skipped_lines(out, "skipped", _skipped(result))
 
 
@@ -95,9 +118,9 @@ def _skipped(result: ImportResult) -> dict[ObjectRef, str]:
 
 def _skipped_lines(out: Console, verb: str, skipped: Mapping[ObjectRef, str]) -> None:
     if skipped:
-        out.print(f"{verb} {len(skipped)} object(s):")
+        out.print(line(f"{verb} {len(skipped)} object(s):"))
         for ref, why in skipped.items():
-            out.print(f"  {ref}: {why}", markup=False)
+            out.print(line(f"  {ref}: {why}"))
 
 
 def import_json(result: ImportResult) -> dict[str, Any]:
@@ -151,7 +174,7 @@ def object_tree(title: str, nodes: Iterable[TreeNode]) -> Tree:
             roots.append(node)
         for parent in parents:
             children[parent].append(node)
-    tree = Tree(title)
+    tree = Tree(line(title))
     drawn: set[ObjectRef] = set()
 
     def add(branch: Tree, node: TreeNode, parent_namespace: str | None) -> None:
@@ -159,10 +182,10 @@ def object_tree(title: str, nodes: Iterable[TreeNode]) -> Tree:
         if node.ref.namespace != parent_namespace:
             label += f" in {node.ref.namespace}" if node.ref.namespace else " (cluster-scoped)"
         if node.ref in drawn:
-            branch.add(Text(f"{label} (shown above)", style="dim"))
+            branch.add(line(f"{label} (shown above)", "dim"))
             return
         drawn.add(node.ref)
-        sub = branch.add(Text(label + (f"  {node.note}" if node.note else "")))
+        sub = branch.add(line(label + (f"  {node.note}" if node.note else "")))
         for child in children.get(node.ref, []):
             add(sub, child, node.ref.namespace)
 
@@ -195,28 +218,27 @@ def _flags(node: Node) -> str:
 def inspect_tree(out: Console, bundle: Bundle) -> None:
     entries = bundle.entries
     waves = max((e.wave for e in entries), default=-1) + 1
-    out.print(f"bundle {bundle.digest}")
-    out.print(f"from {bundle.source.server} at {bundle.parsed_manifest.created_at}: "
-              f"{len(entries)} objects in {waves} waves")
+    out.print(line(f"bundle {bundle.digest}"))
+    out.print(line(f"from {bundle.source.server} at {bundle.parsed_manifest.created_at}: "
+                   f"{len(entries)} objects in {waves} waves"))
     if bundle.parsed_manifest.encryption:
-        out.print(describe(bundle.parsed_manifest.encryption), markup=False)
+        out.print(line(describe(bundle.parsed_manifest.encryption)))
     out.print(_kind_counts(e.ref for e in entries))
     out.print(object_tree("objects (owners -> dependents)", _entry_nodes(entries)))
     excluded = bundle.excluded
     if excluded:
-        out.print(f"{len(excluded)} object(s) left out:")
+        out.print(line(f"{len(excluded)} object(s) left out:"))
         for e in excluded:
             where = f"{e.ref.namespace}/" if e.ref.namespace else ""
-            out.print(f"  {e.ref.kind}/{where}{e.ref.name}: {e.reason}: {e.detail}",
-                      markup=False)
+            out.print(line(f"  {e.ref.kind}/{where}{e.ref.name}: {e.reason}: {e.detail}"))
 
 
 def inspect_json(out: Console, bundle: Bundle) -> None:
-    out.print_json(json.dumps(bundle.manifest))
+    print_json(out, bundle.manifest)
 
 
 def inspect_yaml(out: Console, bundle: Bundle) -> None:
-    out.print(yaml.safe_dump(bundle.manifest, sort_keys=False), markup=False, end="")
+    print_yaml(out, bundle.manifest)
 
 
 def _edges(bundle: Bundle) -> list[tuple[ObjectRef, ObjectRef, bool]]:
@@ -227,37 +249,50 @@ def _edges(bundle: Bundle) -> list[tuple[ObjectRef, ObjectRef, bool]]:
     return sorted(edges)
 
 
+def _dot(text: object) -> str:
+    """The inside of a DOT quoted string: printable, its backslashes and quotes escaped."""
+    return printable(text).replace("\\", "\\\\").replace('"', '\\"')
+
+
 def inspect_dot(out: Console, bundle: Bundle) -> None:
     lines = ["digraph bundle {", "  rankdir=LR;"]
     for entry in sorted(bundle.entries, key=lambda e: e.ref):
-        lines.append(f'  "{entry.ref}" [label="{entry.ref.kind}\\n{entry.ref.name}"];')
+        ref = entry.ref
+        lines.append(f'  "{_dot(ref)}" [label="{_dot(ref.kind)}\\n{_dot(ref.name)}"];')
     for owner, dependent, soft in _edges(bundle):
         style = " [style=dashed]" if soft else ""
-        lines.append(f'  "{owner}" -> "{dependent}"{style};')
+        lines.append(f'  "{_dot(owner)}" -> "{_dot(dependent)}"{style};')
     lines.append("}")
-    out.print("\n".join(lines), markup=False)
+    out.print(Text("\n".join(lines)))
+
+
+# Mermaid's entity codes for what would end a quoted label or read as markup in it.
+_MERMAID_ENTITIES = str.maketrans({"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;",
+                                   "&": "#amp;"})
 
 
 def inspect_mermaid(out: Console, bundle: Bundle) -> None:
     ids = {e.ref: f"n{i}" for i, e in enumerate(sorted(bundle.entries, key=lambda e: e.ref))}
     lines = ["graph LR"]
     for ref, node_id in ids.items():
-        lines.append(f'  {node_id}["{ref.kind} {ref.name}"]')
+        label = printable(f"{ref.kind} {ref.name}").translate(_MERMAID_ENTITIES)
+        lines.append(f'  {node_id}["{label}"]')
     for owner, dependent, soft in _edges(bundle):
         if owner in ids and dependent in ids:
             arrow = "-.->" if soft else "-->"
             lines.append(f"  {ids[owner]} {arrow} {ids[dependent]}")
-    out.print("\n".join(lines), markup=False)
+    out.print(Text("\n".join(lines)))
 
 
 def move_summary(out: Console, journal: Journal, retired: RetireResult | None) -> None:
-    out.print(f"move {journal.phase}: journal {journal.path}")
+    out.print(line(f"move {journal.phase}: journal {journal.path}"))
     if journal.bundle_digest:
-        out.print(f"bundle {journal.bundle_path} ({journal.bundle_digest})")
+        out.print(line(f"bundle {journal.bundle_path} ({journal.bundle_digest})"))
     if retired is not None:
-        out.print(f"source: deleted {len(retired.deleted)}, already gone "
-                  f"{len(retired.already_gone)}, kept {len(retired.kept)} (global or shared), "
-                  f"left alone {len(retired.recreated)} (recreated since the export)")
+        out.print(line(f"source: deleted {len(retired.deleted)}, already gone "
+                       f"{len(retired.already_gone)}, kept {len(retired.kept)} (global or "
+                       f"shared), left alone {len(retired.recreated)} (recreated since the "
+                       "export)"))
 
 
 # -- machine-readable documents (shapes in schemas/output-*.v1.json) -----------------------------

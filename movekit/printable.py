@@ -8,8 +8,11 @@ line movekit prints passes what it quotes through :func:`printable`.
 
 from __future__ import annotations
 
-# After a backslash, what would make it read as the start of an escape.
-_ESCAPE_LETTERS = ("\\", "x", "u", "U")
+import re
+
+_BACKSLASHES = re.compile(r"(\\+)")
+# What makes a run of backslashes read as the start of an escape: x, u or U right after it.
+_ESCAPE_LETTERS = "xuU"
 
 
 def printable(text: object, *, keep_newlines: bool = False) -> str:
@@ -17,24 +20,27 @@ def printable(text: object, *, keep_newlines: bool = False) -> str:
 
     Controls (C0, DEL, C1), format characters such as the bidi overrides and zero-width spaces,
     line and paragraph separators, surrogates and anything else Python does not call printable
-    become ``\xNN``, ``\uNNNN`` or ``\UNNNNNNNN``. A backslash is doubled where it would
-    otherwise read as such an escape, so distinct texts stay distinct. ``keep_newlines`` is for
-    messages written as several lines (an error that lists problems): ``\n`` stays a newline.
+    become ``\xNN``, ``\uNNNN`` or ``\UNNNNNNNN``. Backslashes right before such an escape, or
+    before a literal ``x``, ``u`` or ``U``, are doubled, so that distinct texts stay distinct
+    while ordinary backslashes (a regular expression, say) read as they are. ``keep_newlines``
+    is for messages written as several lines (an error listing problems): ``\n`` stays.
     """
     value = str(text)
     if keep_newlines:
         return "\n".join(printable(part) for part in value.split("\n"))
     if value.isprintable() and "\\" not in value:
         return value
-    return "".join(_escaped(value, i) for i in range(len(value)))
+    pieces = _BACKSLASHES.split(value)  # runs of backslashes at the odd indexes
+    for index in range(1, len(pieces), 2):
+        after = pieces[index + 1][:1]
+        if after and (after in _ESCAPE_LETTERS or not after.isprintable()):
+            pieces[index] *= 2
+    for index in range(0, len(pieces), 2):
+        pieces[index] = "".join(map(_escaped, pieces[index]))
+    return "".join(pieces)
 
 
-def _escaped(value: str, index: int) -> str:
-    char = value[index]
-    if char == "\\":
-        following = value[index + 1:index + 2]
-        ambiguous = following in _ESCAPE_LETTERS or not following.isprintable()
-        return "\\\\" if ambiguous else "\\"
+def _escaped(char: str) -> str:
     if char.isprintable():
         return char
     code = ord(char)

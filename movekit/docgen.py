@@ -265,6 +265,17 @@ def _exit_codes() -> list[str]:
             "`2`.", ""]
 
 
+def _quoted_text() -> list[str]:
+    return ["## Text from bundles and clusters", "",
+            "Names, annotations, exclusion details, kubeconfig entries and the API server's own "
+            "messages come from someone else, so no command prints them raw. In text output and "
+            "on standard error, a control character, a bidi or zero-width formatting character "
+            "or a line separator in them is shown as an escape (`\\x1b`, `\\u202e`), a "
+            "backslash that would read as one is doubled, and brackets are never taken as "
+            "markup. JSON and YAML output keep the exact text and escape every character "
+            "outside printable ASCII as those formats do (`\\u001b`, `\\e`).", ""]
+
+
 def _resolve(node: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any]:
     ref = node.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/$defs/"):
@@ -384,6 +395,7 @@ def cli_reference() -> str:
     for command in found:
         lines += _command_section(command)
     lines += _exit_codes()
+    lines += _quoted_text()
     lines += _json_output()
     return "\n".join(lines).rstrip("\n") + "\n"
 

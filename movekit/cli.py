@@ -162,7 +162,7 @@ def _export(client: KubeClient, options: ExportOptions, progress: ConsoleReporte
         result = export_bundle(client, options, progress)
     for warning in result.warnings:
         err.print(render.line("warning:", "yellow")
-                  + render.line(f" {warning}", keep_newlines=True))
+                  + render.line(f" {warning}", message=True))
     _emit(output, render.export_json(result, dry_run=options.dry_run),
           lambda: render.export_summary(out, result, dry_run=options.dry_run))
 
@@ -224,7 +224,7 @@ def _import(client: KubeClient, path: Path, options: ImportOptions, progress: Co
         result = import_from_path(client, path, options, progress)
     for warning in result.plan.warnings:
         err.print(render.line("warning:", "yellow")
-                  + render.line(f" {warning}", keep_newlines=True))
+                  + render.line(f" {warning}", message=True))
     _emit(output, render.import_json(result),
           lambda: render.import_summary(out, result, dry_run=options.dry_run))
 
@@ -524,7 +524,7 @@ def main() -> None:
         _mount_subcommands(sys.argv[1:])
         app()
     except MovekitError as error:
-        err.print(render.line("error:", "red") + render.line(f" {error}", keep_newlines=True))
+        err.print(render.line("error:", "red") + render.line(f" {error}", message=True))
         if _State.output in ("json", "yaml"):
             _emit(_State.output, render.error_json(str(error), error.exit_code), lambda: None)
         sys.exit(error.exit_code)

@@ -15,19 +15,22 @@ _BACKSLASHES = re.compile(r"(\\+)")
 _ESCAPE_LETTERS = "xuU"
 
 
-def printable(text: object, *, keep_newlines: bool = False) -> str:
+def printable(text: object, *, message: bool = False) -> str:
     r"""``text`` with every character a terminal could act on shown as an escape.
 
     Controls (C0, DEL, C1), format characters such as the bidi overrides and zero-width spaces,
     line and paragraph separators, surrogates and anything else Python does not call printable
     become ``\xNN``, ``\uNNNN`` or ``\UNNNNNNNN``. Backslashes right before such an escape, or
     before a literal ``x``, ``u`` or ``U``, are doubled, so that distinct texts stay distinct
-    while ordinary backslashes (a regular expression, say) read as they are. ``keep_newlines``
-    is for messages written as several lines (an error listing problems): ``\n`` stays.
+    while ordinary backslashes (a regular expression, say) read as they are.
+
+    A ``message`` (an error or a warning) may span lines and already quotes what it names with
+    ``repr``: its newlines stay, and its backslashes are left alone so that the quoting reads
+    as written. Controls in it are escaped all the same.
     """
     value = str(text)
-    if keep_newlines:
-        return "\n".join(printable(part) for part in value.split("\n"))
+    if message:
+        return "\n".join("".join(map(_escaped, line)) for line in value.split("\n"))
     if value.isprintable() and "\\" not in value:
         return value
     pieces = _BACKSLASHES.split(value)  # runs of backslashes at the odd indexes

@@ -32,10 +32,10 @@ from movekit.printable import printable
 from movekit.refs import ObjectRef
 
 
-def line(text: object, style: str = "", *, keep_newlines: bool = False) -> Text:
-    """``text`` as one literal, printable line (several with ``keep_newlines``): no markup,
-    no emoji codes, no control characters."""
-    return Text(printable(text, keep_newlines=keep_newlines), style=style)
+def line(text: object, style: str = "", *, message: bool = False) -> Text:
+    """``text`` as one literal, printable line (a ``message`` may span several, see
+    :func:`printable`): no markup, no emoji codes, no control characters."""
+    return Text(printable(text, message=message), style=style)
 
 
 def print_json(out: Console, document: Any) -> None:

@@ -109,14 +109,13 @@ def test_different_texts_are_shown_differently(first: str, second: str) -> None:
         assert printable(first) != printable(second)
 
 
-def test_a_message_written_as_several_lines_keeps_its_newlines_and_nothing_else() -> None:
-    shown = printable("2 problems:\n  - \x1b[31mone\r\n  - two\u2028", keep_newlines=True)
-    assert shown == "2 problems:\n  - \\x1b[31mone\\x0d\n  - two\\u2028"
+def test_a_message_keeps_its_lines_and_its_own_quoting_and_escapes_the_rest() -> None:
+    shown = printable("2 problems:\n  - 'x\\x1b' \x1b[31mone\r\n  - two\u2028", message=True)
+    assert shown == "2 problems:\n  - 'x\\x1b' \\x1b[31mone\\x0d\n  - two\\u2028"
 
 
 @given(TEXTS)
-def test_kept_newlines_are_the_only_control_left(text: str) -> None:
-    shown = printable(text, keep_newlines=True)
+def test_in_a_message_only_newlines_stay_active(text: str) -> None:
+    shown = printable(text, message=True)
     assert not active_characters(shown.replace("\n", ""))
     assert shown.count("\n") == text.count("\n")
-    assert unescape(shown) == text

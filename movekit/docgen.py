@@ -270,10 +270,11 @@ def _quoted_text() -> list[str]:
             "Names, annotations, exclusion details, kubeconfig entries and the API server's own "
             "messages come from someone else, so no command prints them raw. In text output and "
             "on standard error, a control character, a bidi or zero-width formatting character "
-            "or a line separator in them is shown as an escape (`\\x1b`, `\\u202e`), a "
-            "backslash that would read as one is doubled, and brackets are never taken as "
-            "markup. JSON and YAML output keep the exact text and escape every character "
-            "outside printable ASCII as those formats do (`\\u001b`, `\\e`).", ""]
+            "or a line separator in them is shown as an escape (`\\x1b`, `\\u202e`) and "
+            "brackets are never taken as markup; in listings, a backslash that would read as "
+            "such an escape is doubled, so that two different names never look alike. JSON "
+            "and YAML output keep the exact text and escape every character outside printable "
+            "ASCII as those formats do (`\\u001b`, `\\e`).", ""]
 
 
 def _resolve(node: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any]:

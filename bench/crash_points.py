@@ -29,7 +29,7 @@ import argparse
 import random
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,6 +50,7 @@ from movekit.refs import ObjectRef
 from tests.scenarios.checks import assert_target_holds_bundle, comparable
 
 THEN = ("resume", "rollback")
+_PHASES = list(Phase)
 # The crashed mover gives up at its first unanswered request: a retry meets the same silence.
 NO_RETRY = RetryPolicy(base_delay=0.001, max_delay=0.001, budget=0.0, first_contact_budget=0.0)
 FINALIZER = "cluster.cluster.x-k8s.io"
@@ -100,6 +101,7 @@ class Run:
     journal: Path
     before: dict[ObjectRef, dict[str, Any]]
     crashed: bool
+    writes: list[int] = field(default_factory=list)  # the event number of each journal write
 
 
 class Sweep:
@@ -116,29 +118,47 @@ class Sweep:
         self.source.close()
         self.target.close()
 
-    def run(self, k: int) -> Run:
+    def run(self, k: int, tag: str = "") -> Run:
         """Seed a namespace of its own, then move it, crashing after event ``k``."""
-        namespace = f"{self.prefix}-{k}"
-        sims = (self.env.source, self.env.target)
+        namespace = f"{self.prefix}{tag}-{k}"
         seeded = seed(None, FIXTURE, namespace, store=self.env.source.store)
         refs = [ObjectRef(r.group, r.kind, r.namespace, r.name)
                 for r in (seeded.ref(key) for key in seeded.objects)]
         before = _snapshot(self.source, refs)
         journal = self.work / f"{namespace}.journal.json"
-        cutoff = Cutoff(k)
         access = (ClusterAccess(str(self.env.source_config), None, ""),
                   ClusterAccess(str(self.env.target_config), None, ""))
         options = MoveOptions(selection=Selection(namespace=namespace), journal=journal,
                               workers=1, retire_timeout=10.0)
+        run = Run(k, namespace, journal, before, crashed=False)
+        run.crashed = self.crashing(k, run.writes, lambda source, target: move(
+            source, target, options, access))
+        return run
+
+    def resume_crashing(self, run: Run, k: int) -> bool:
+        """The operator's resume from ``run``'s journal, itself crashed after event ``k``;
+        whether it was cut."""
+        journal = Journal.load(run.journal)
+        options = MoveOptions(selection=Selection(run.namespace), workers=1,
+                              retire_timeout=10.0)
+        return self.crashing(k, [], lambda source, target: resume(
+            journal, source, target, options))
+
+    def crashing(self, k: int, writes: list[int],
+                 act: Callable[[KubeClient, KubeClient], object]) -> bool:
+        """``act`` on both servers, cut off after its ``k``-th event (requests and journal
+        writes); whether it was cut. ``writes``: gets the event number of each journal write."""
+        sims = (self.env.source, self.env.target)
+        cutoff = Cutoff(k)
         logged = [len(sim.request_log) for sim in sims]
         for sim in sims:
             sim.controls.cutoff = cutoff
         try:
-            with _journal_writes_counted(cutoff), \
+            with _journal_writes_counted(cutoff, writes), \
                     KubeClient(self.env.source_config, retry=NO_RETRY, workers=1) as source, \
                     KubeClient(self.env.target_config, retry=NO_RETRY, workers=1) as target:
                 try:
-                    move(source, target, options, access)
+                    act(source, target)
                 except MovekitError:
                     assert cutoff.reached, "the move failed before its cutoff"
                 except Exception as error:  # a user would see a traceback
@@ -153,7 +173,7 @@ class Sweep:
             cutoff.release()
             for sim in sims:
                 sim.controls.cutoff = None
-        return Run(k, namespace, journal, before, cutoff.reached)
+        return cutoff.reached
 
     # -- what the operator does, and what they find ---------------------------------------
 
@@ -198,6 +218,9 @@ class Sweep:
         bundle = read_bundle(Path(journal.bundle_path))
         assert {e.ref for e in bundle.entries} == set(run.before)
         assert_target_holds_bundle(self.target, bundle)
+        # As the source had them: a Cluster the move paused is not taken for one paused before.
+        assert _without_identity(_snapshot(self.target, list(run.before))) == \
+            _without_identity(run.before), "the target differs from the source before the move"
         assert _listed(self.target, bundle, run.namespace) == set(run.before), "duplicated"
         assert _snapshot(self.source, list(run.before), missing_ok=True) == {}, "not retired"
         assert set(journal.retired) == {e.file for e in bundle.entries}
@@ -244,6 +267,12 @@ def _snapshot(client: KubeClient, refs: list[ObjectRef], *, missing_ok: bool = F
     return found
 
 
+def _without_identity(objects: dict[ObjectRef, dict[str, Any]]
+                      ) -> dict[ObjectRef, dict[str, Any]]:
+    """Content and pause, without what differs between two clusters' copies (the UID)."""
+    return {ref: {k: v for k, v in obj.items() if k != "uid"} for ref, obj in objects.items()}
+
+
 def _listed(client: KubeClient, bundle: Bundle, namespace: str) -> set[ObjectRef]:
     """Every object of the bundle's kinds in ``namespace``: a second copy would show here."""
     found: list[ObjectRef] = []
@@ -256,13 +285,15 @@ def _listed(client: KubeClient, bundle: Bundle, namespace: str) -> set[ObjectRef
 
 
 @contextmanager
-def _journal_writes_counted(cutoff: Cutoff) -> Iterator[None]:
-    """Each journal write is one event on ``cutoff``; one past it never reaches the disk."""
+def _journal_writes_counted(cutoff: Cutoff, writes: list[int]) -> Iterator[None]:
+    """Each journal write is one event on ``cutoff``; one past it never reaches the disk.
+    ``writes`` gets the event number of each write made."""
     save = Journal.save
 
     def counted(journal: Journal) -> None:
         if cutoff.admit():
             save(journal)
+            writes.append(cutoff.admitted)
 
     Journal.save = counted  # type: ignore[method-assign,assignment]
     try:
@@ -287,16 +318,11 @@ def crash_points(then: str, stride: int = 1, offset: int = 0) -> CrashReport:
                     run = sweep.run(k)
                 except AssertionError as failure:
                     report.failures.append(f"k={k} (the crashing move): {failure}")
-                    k += stride
-                    continue
-                try:
-                    getattr(sweep, then)(run)
-                except Exception as failure:  # each one is a finding to report
-                    report.failures.append(f"k={k} ({then}): {type(failure).__name__}: "
-                                           f"{failure}")
-                if not run.crashed:
-                    report.events = k
-                    break
+                else:
+                    _then(sweep, run, then, f"k={k}", report)
+                    if not run.crashed:
+                        report.events = k
+                        break
                 report.points.append(k)
                 k += stride
         finally:
@@ -305,16 +331,66 @@ def crash_points(then: str, stride: int = 1, offset: int = 0) -> CrashReport:
     return report
 
 
+def crash_twice(then: str, first_write: int = 0, stride: int = 1, offset: int = 0,
+                until: Phase = Phase.DONE) -> CrashReport:
+    """Crash a move right after its journal write number ``first_write`` (0: the first,
+    phase planned), then crash the operator's resume after its event ``1 + offset``, then
+    every ``stride``-th, until a resume finishes uncut (or the second crash leaves the journal
+    at ``until`` or later); after each, ``then`` from the journal the second crash left, and
+    check."""
+    if then not in THEN:
+        raise ValueError(f"then: one of {THEN}")
+    report = CrashReport(f"{then}, after a resume crashed too")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp, servers(Path(tmp)) as env:
+        sweep = Sweep(env, Path(tmp), f"twice-{then}")
+        try:
+            first = sweep.run(10**6, "-probe").writes[first_write]
+            k = 1 + offset
+            while True:
+                try:
+                    run = sweep.run(first, f"-{k}")
+                    assert run.crashed and run.journal.exists()
+                    run.crashed = sweep.resume_crashing(run, k)
+                    reached = Journal.load(run.journal).phase
+                except AssertionError as failure:
+                    report.failures.append(f"k={first},{k} (the crashing move): {failure}")
+                else:
+                    _then(sweep, run, then, f"k={first},{k}", report)
+                    if not run.crashed or _PHASES.index(reached) >= _PHASES.index(until):
+                        report.events = k
+                        break
+                report.points.append(k)
+                k += stride
+        finally:
+            sweep.close()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _then(sweep: Sweep, run: Run, then: str, where: str, report: CrashReport) -> None:
+    try:
+        getattr(sweep, then)(run)
+    except Exception as failure:  # each one is a finding to report
+        report.failures.append(f"{where} ({then}): {type(failure).__name__}: {failure}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.crash_points", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--then", choices=(*THEN, "both"), default="both")
     parser.add_argument("--stride", type=int, default=1, help="crash after every n-th event")
     parser.add_argument("--offset", type=int, default=0, help="skip the first events")
+    parser.add_argument("--twice-after-write", type=int, metavar="N",
+                        help="crash right after the move's journal write N (0: the first), "
+                        "then sweep the crash points of the resume")
     args = parser.parse_args(argv)
     failed = False
     for then in THEN if args.then == "both" else (args.then,):
-        report = crash_points(then, args.stride, args.offset)
+        if args.twice_after_write is None:
+            report = crash_points(then, args.stride, args.offset)
+        else:
+            report = crash_twice(then, args.twice_after_write, args.stride, args.offset)
         print(report.render(), flush=True)
         for failure in report.failures:
             print(f"  FAILED {failure}")

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.crash_points import crash_points
+from bench.crash_points import crash_points, crash_twice
+from movekit.journal import Phase
 
 STRIDE = 9
 
@@ -21,3 +22,12 @@ def test_a_move_crashed_at_any_point_then_resumed_or_rolled_back_ends_whole(
     # The sweep reached every phase: a move takes this many events, and each was a candidate.
     assert report.events > 100
     assert len(report.points) == (report.events - 1 - offset) // STRIDE + 1
+
+
+@pytest.mark.parametrize("then", ["resume", "rollback"])
+def test_a_resume_crashed_while_pausing_left_nothing_paused_unrecorded(then: str) -> None:
+    # The first crash leaves the journal at "planned": the resume is the first to pause.
+    report = crash_twice(then, first_write=0, stride=4, until=Phase.EXPORTED)
+
+    assert report.failures == [], "\n".join(report.failures)
+    assert len(report.points) > 10

@@ -9,7 +9,8 @@ nothing. Then the servers come back and the operator runs ``resume`` (or ``rollb
 the journal the crash left. After each run:
 
 * the target holds every object of the bundle, once, with the bundle's content, owners that
-  resolve to the target's objects, and no Cluster left paused (after a resume);
+  resolve to the target's objects, and each as the source held it before the move — no
+  Cluster left paused (after a resume);
 * the source is untouched and unpaused (after a rollback, or when the crash came before the
   journal was first written), or holds none of the moved objects (after a resume);
 * the journal says how it ended (done and every object retired, or rolled back), and the
@@ -18,9 +19,16 @@ the journal the crash left. After each run:
 Crash points reached: before any request; between any two requests (after any write landed,
 whatever the journal says); after a journal write, before the request that follows it; after
 a request landed, before the journal records it. The mover runs one request at a time
-(``workers=1``), so the order, and with it each k, is the same in every run.
+(``workers=1``), so the order, and with it each k, is (nearly: how often it polls for the
+garbage collector varies) the same in every run. Not reached: a crash among concurrent
+requests (one landed, an earlier one not), or inside the writing of the bundle directory
+(the bundle is written whole between two events; a resume re-exports over it).
 
-    python -m bench.crash_points --then both          # every k: a few minutes
+``--twice-after-write N`` crashes the move right after its N-th journal write, then crashes the
+operator's resume after each of its events in turn, and checks what ``--then`` makes of that.
+
+    python -m bench.crash_points --then both                         # every k: minutes
+    python -m bench.crash_points --then rollback --twice-after-write 0
 """
 
 from __future__ import annotations
@@ -224,6 +232,7 @@ class Sweep:
         assert _listed(self.target, bundle, run.namespace) == set(run.before), "duplicated"
         assert _snapshot(self.source, list(run.before), missing_ok=True) == {}, "not retired"
         assert set(journal.retired) == {e.file for e in bundle.entries}
+        assert set(journal.paused) == {ref for ref in run.before if ref.kind == "Cluster"}
 
     def crashed_journal(self, run: Run) -> Journal | None:
         """The journal the crashed move left, or None when it died before writing one."""

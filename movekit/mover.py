@@ -185,13 +185,16 @@ def _drive(
     bundle: Bundle | None = None
     try:
         if journal.phase in (Phase.PLANNED, Phase.PAUSING):
-            if preview is not None:
-                journal.paused = list(preview.to_pause)
-            journal.advance(Phase.PAUSING, f"pausing {len(journal.paused)} object(s)")
-            exported = export_bundle(source, ExportOptions(
+            export_options = ExportOptions(
                 selection=selection, target=bundle_dir, force=options.force, leave_paused=True,
                 block_move_timeout=options.block_move_timeout,
-                paused_by_movekit=frozenset(journal.paused)), say, preview=preview)
+                paused_by_movekit=frozenset(journal.paused))
+            # A resumed move reads afresh, and records what it is about to pause before it
+            # pauses, as a new move does: a crash then leaves nothing paused unrecorded.
+            preview = preview or preview_export(source, export_options, say)
+            journal.paused = sorted(set(journal.paused) | set(preview.to_pause))
+            journal.advance(Phase.PAUSING, f"pausing {len(journal.paused)} object(s)")
+            exported = export_bundle(source, export_options, say, preview=preview)
             assert exported.manifest is not None
             journal.paused = sorted(set(journal.paused) | set(exported.left_paused))
             journal.bundle_digest = exported.manifest.digest

@@ -1,14 +1,16 @@
-"""Test controls: latency, injected errors, fail-the-Nth-create, admission, request log."""
+"""Test controls: latency, injected errors, fail-the-Nth-create, admission, a cutoff after
+the n-th request, request log."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 import urllib3
 from kubernetes import client
 
-from kubesim import KubeSim
+from kubesim import Cutoff, KubeSim
 from tests.support import GROUP, error_of, raw, widget
 
 
@@ -88,3 +90,58 @@ def test_request_log_records_user_verb_and_code(sim: KubeSim, core: client.CoreV
                        ("GET", "get", 404, "kubernetes-admin")]
     assert sim.request_count(verb="create") == 1
     assert sim.request_count(write=True) == 1
+
+
+def _secret(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}}
+
+
+def test_a_cutoff_lets_n_requests_land_and_drops_every_later_one_unstored(sim: KubeSim) -> None:
+    sim.controls.cutoff = cutoff = Cutoff(2)
+    assert raw(sim, "POST", "/api/v1/namespaces/default/secrets", _secret("s1"))[0] == 201
+    assert raw(sim, "GET", "/api/v1/namespaces/default/secrets/s1")[0] == 200
+    assert not cutoff.reached
+    for attempt in ("s2", "s2", "s3"):  # a client that retries meets the same silence
+        with pytest.raises(urllib3.exceptions.ProtocolError):
+            raw(sim, "POST", "/api/v1/namespaces/default/secrets", _secret(attempt))
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        raw(sim, "GET", "/version")  # discovery and non-resource paths too: the line is cut
+
+    assert cutoff.reached and cutoff.admitted == 2
+    assert sim.store.get("", "secrets", "default", "s1") is not None
+    assert sim.store.get("", "secrets", "default", "s2") is None
+    assert sim.store.get("", "secrets", "default", "s3") is None
+    dropped = [r for r in sim.request_log if r.code == 0]
+    assert len(dropped) == 4
+
+    cutoff.release()
+    assert raw(sim, "POST", "/api/v1/namespaces/default/secrets", _secret("s2"))[0] == 201
+    assert cutoff.admitted == 2
+
+
+def test_a_cutoff_of_zero_answers_nothing(sim: KubeSim) -> None:
+    sim.controls.cutoff = cutoff = Cutoff(0)
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        raw(sim, "GET", "/api/v1/namespaces")
+    assert cutoff.reached and cutoff.admitted == 0
+    sim.controls.reset()
+    assert raw(sim, "GET", "/api/v1/namespaces")[0] == 200
+
+
+def test_a_shared_cutoff_counts_both_servers_and_the_tests_own_events(sim: KubeSim) -> None:
+    with KubeSim(tls=True) as other:
+        cutoff = Cutoff(3)
+        sim.controls.cutoff = other.controls.cutoff = cutoff
+        assert raw(sim, "GET", "/api/v1/namespaces")[0] == 200
+        assert cutoff.admit()  # e.g. a file the client writes between two requests
+        assert raw(other, "GET", "/api/v1/namespaces")[0] == 200
+        assert not cutoff.admit()  # the test's own event, past the cutoff: it does not happen
+        for server in (sim, other):
+            with pytest.raises(urllib3.exceptions.ProtocolError):
+                raw(server, "GET", "/api/v1/namespaces")
+        assert cutoff.admitted == 3
+
+
+def test_a_cutoff_rejects_a_negative_count() -> None:
+    with pytest.raises(ValueError, match="0 or more"):
+        Cutoff(-1)

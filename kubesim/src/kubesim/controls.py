@@ -58,6 +58,55 @@ class Fault:
     drop: bool = False
 
 
+class Cutoff:
+    """Lets ``allow`` requests through, then answers none: every later one has its connection
+    closed unanswered and never reaches the store, until ``release()``. To a client it is as
+    if it had died right after its ``allow``-th request.
+
+    One cutoff may be shared by several servers (``Controls.cutoff``): it then counts their
+    requests together, in the order they arrive. A test may count events of its own (a file
+    written between two requests) on the same cutoff with ``admit()``, to cut between them too.
+    Thread-safe.
+    """
+
+    def __init__(self, allow: int) -> None:
+        if allow < 0:
+            raise ValueError("allow counts requests: 0 or more")
+        self.allow = allow
+        self._admitted = 0
+        self._refused = 0
+        self._released = False
+        self._lock = threading.Lock()
+
+    def admit(self) -> bool:
+        """Count one more event; whether it may happen (False once the cutoff is reached)."""
+        with self._lock:
+            if self._released:
+                return True
+            if self._admitted < self.allow:
+                self._admitted += 1
+                return True
+            self._refused += 1
+            return False
+
+    def release(self) -> None:
+        """Let every later request through again (the cutoff stops counting)."""
+        with self._lock:
+            self._released = True
+
+    @property
+    def admitted(self) -> int:
+        """Events let through before the release."""
+        with self._lock:
+            return self._admitted
+
+    @property
+    def reached(self) -> bool:
+        """Whether any event was refused: the client wanted more than ``allow``."""
+        with self._lock:
+            return self._refused > 0
+
+
 @dataclass
 class _NthCreate:
     kind: str | None
@@ -76,6 +125,8 @@ class Controls:
     #: When true, every LIST continue token is answered 410 Expired, as after an etcd compaction.
     expire_continue_tokens: bool = False
     admission_webhook_name: str = "validation.kubesim.movekit.io"
+    #: When set, requests count against it, and each one past it is dropped unanswered.
+    cutoff: Cutoff | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _nth: list[_NthCreate] = field(default_factory=list, repr=False)
     _hooks: list[AdmissionHook] = field(default_factory=list, repr=False)
@@ -104,6 +155,7 @@ class Controls:
             self.error_kinds = ERROR_KINDS
             self._nth.clear()
             self._hooks.clear()
+            self.cutoff = None
 
     def random_fault(self) -> Fault | None:
         if self.error_rate <= 0 or self._random.random() >= self.error_rate:

@@ -189,6 +189,9 @@ class Api:
         code = 500
         try:
             body = h.read_body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
+            cutoff = self.controls.cutoff
+            if cutoff is not None and not cutoff.admit():
+                raise _Drop()
             identity = self._authenticate(h)
             user = identity.user
             params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True)) if query else {}

@@ -21,7 +21,7 @@ from movekit.export import ExportResult
 from movekit.graph import Graph, Node
 from movekit.importer import ImportResult
 from movekit.journal import Journal
-from movekit.mover import RetireResult
+from movekit.mover import KEPT_GLOBAL, KEPT_SHARED, RetireResult, SourceResumed
 from movekit.plan import Action
 from movekit.refs import ObjectRef
 
@@ -300,13 +300,35 @@ def verify_json(path: str, bundle: Bundle) -> dict[str, Any]:
                                  "passphrase": encryption["passphrase"]} if encryption else None)
 
 
+def retire_summary(out: Console, result: RetireResult) -> None:
+    if result.dry_run:
+        for verb, refs in (("would delete", result.deleted),
+                           ("already gone", result.already_gone),
+                           ("would leave alone (recreated since the export)", result.recreated)):
+            for ref in refs:
+                out.print(f"{verb}: {ref}", markup=False)
+        for ref in result.kept:
+            out.print(f"would keep: {ref} ({result.why_kept.get(ref, 'kept')})", markup=False)
+        out.print(f"dry run: would delete {len(result.deleted)}, already gone "
+                  f"{len(result.already_gone)}, kept {len(result.kept)}, left alone "
+                  f"{len(result.recreated)}; nothing was changed")
+        return
+    out.print(f"deleted {len(result.deleted)}, already gone {len(result.already_gone)}, "
+              f"kept {len(result.kept)} (global or shared), left alone {len(result.recreated)} "
+              "(recreated since the export)")
+    for ref, why in sorted(result.why_kept.items()):
+        if why not in (KEPT_GLOBAL, KEPT_SHARED):
+            out.print(f"kept {ref}: {why}", markup=False)
+
+
 def retire_json(result: RetireResult) -> dict[str, Any]:
     return _document(
         "RetireResult",
+        dryRun=result.dry_run,
         deleted=[ref_json(r) for r in result.deleted],
         alreadyGone=[ref_json(r) for r in result.already_gone],
         recreated=[ref_json(r) for r in result.recreated],
-        kept=[ref_json(r) for r in result.kept],
+        kept=[{**ref_json(r), "reason": result.why_kept.get(r, "")} for r in result.kept],
     )
 
 
@@ -323,8 +345,16 @@ def move_json(journal: Journal | None, retired: RetireResult | None,
     )
 
 
-def resumed_json(refs: Iterable[ObjectRef]) -> dict[str, Any]:
-    return _document("ResumeSourceResult", resumed=[ref_json(r) for r in refs])
+def resumed_summary(out: Console, result: SourceResumed) -> None:
+    out.print(f"resumed {len(result.resumed)} Cluster(s)/ClusterClass(es) in the source")
+    for ref in result.recreated:
+        out.print(f"left alone {ref}: recreated since the export (another UID), not the "
+                  "bundle's", markup=False)
+
+
+def resumed_json(result: SourceResumed) -> dict[str, Any]:
+    return _document("ResumeSourceResult", resumed=[ref_json(r) for r in result.resumed],
+                     recreated=[ref_json(r) for r in result.recreated])
 
 
 def error_json(message: str, exit_code: int) -> dict[str, Any]:

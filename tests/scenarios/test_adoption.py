@@ -97,6 +97,15 @@ def _plant(dst: Env, bundle: Bundle, entry: ObjectEntry,
         return client.create(res, body)
 
 
+def _forged(src: Env, dst: Env, namespace: str, path: Path, forgery: str
+            ) -> tuple[Bundle, ObjectEntry, dict[str, Any]]:
+    """An exported bundle, and in the target one object forged as the ``forgery`` says."""
+    bundle = _exported(src, namespace, path)
+    kind, change = FORGERIES[forgery]
+    entry = _entry(bundle, kind)
+    return bundle, entry, _plant(dst, bundle, entry, change)
+
+
 def _live(dst: Env, bundle: Bundle) -> dict[ObjectRef, dict[str, Any]]:
     with dst.client() as client:
         return target_objects(client, bundle)
@@ -106,10 +115,7 @@ def _live(dst: Env, bundle: Bundle) -> dict[ObjectRef, dict[str, Any]]:
 def test_a_forged_annotation_with_other_content_fails_the_plan_and_writes_nothing(
     forgery: str, src: Env, dst: Env, namespace: str, tmp_path: Path
 ) -> None:
-    bundle = _exported(src, namespace, tmp_path / "b")
-    kind, change = FORGERIES[forgery]
-    entry = _entry(bundle, kind)
-    planted = _plant(dst, bundle, entry, change)
+    bundle, entry, planted = _forged(src, dst, namespace, tmp_path / "b", forgery)
 
     with pytest.raises(PrecheckFailed) as refused:
         _import(dst, tmp_path / "b")
@@ -126,16 +132,13 @@ def test_a_forged_annotation_with_other_content_fails_the_plan_and_writes_nothin
 def test_a_forged_annotation_with_other_content_is_skipped_under_conflict_skip(
     forgery: str, src: Env, dst: Env, namespace: str, tmp_path: Path
 ) -> None:
-    bundle = _exported(src, namespace, tmp_path / "b")
-    kind, change = FORGERIES[forgery]
-    entry = _entry(bundle, kind)
-    planted = _plant(dst, bundle, entry, change)
+    bundle, entry, planted = _forged(src, dst, namespace, tmp_path / "b", forgery)
 
     result = _import(dst, tmp_path / "b", ConflictPolicy.SKIP)
 
     assert result.outcome is not None
     assert entry.ref in result.outcome.skipped
-    assert (kind, "adopted") not in result.outcome.counts
+    assert (entry.ref.kind, "adopted") not in result.outcome.counts
     live = _live(dst, bundle)[entry.ref]
     assert live["metadata"]["uid"] == planted["metadata"]["uid"]
     assert live["metadata"]["resourceVersion"] == planted["metadata"]["resourceVersion"]
@@ -146,16 +149,13 @@ def test_a_forged_annotation_with_other_content_is_skipped_under_conflict_skip(
 def test_a_forged_annotation_with_other_content_is_replaced_under_conflict_update(
     forgery: str, src: Env, dst: Env, namespace: str, tmp_path: Path
 ) -> None:
-    bundle = _exported(src, namespace, tmp_path / "b")
-    kind, change = FORGERIES[forgery]
-    entry = _entry(bundle, kind)
-    planted = _plant(dst, bundle, entry, change)
+    bundle, entry, planted = _forged(src, dst, namespace, tmp_path / "b", forgery)
 
     result = _import(dst, tmp_path / "b", ConflictPolicy.UPDATE)
 
     assert result.outcome is not None
-    assert result.outcome.counts[(kind, "updated")] == 1
-    assert (kind, "adopted") not in result.outcome.counts
+    assert result.outcome.counts[(entry.ref.kind, "updated")] == 1
+    assert (entry.ref.kind, "adopted") not in result.outcome.counts
     assert _live(dst, bundle)[entry.ref]["metadata"]["uid"] == planted["metadata"]["uid"]
     with dst.client() as client:
         assert_target_holds_bundle(client, bundle)
@@ -182,10 +182,7 @@ def test_an_object_holding_the_bundle_content_and_annotation_is_adopted(
 def test_rollback_deletes_what_the_import_created_and_leaves_a_forged_object_alone(
     forgery: str, src: Env, dst: Env, namespace: str, tmp_path: Path
 ) -> None:
-    bundle = _exported(src, namespace, tmp_path / "b")
-    kind, change = FORGERIES[forgery]
-    entry = _entry(bundle, kind)
-    planted = _plant(dst, bundle, entry, change)
+    bundle, entry, planted = _forged(src, dst, namespace, tmp_path / "b", forgery)
     _import(dst, tmp_path / "b", ConflictPolicy.SKIP)
 
     with dst.client() as client:

@@ -302,8 +302,8 @@ def retire_scope(source: KubeClient, entries: Sequence[ObjectEntry]) -> RetireSc
 
     The manifest's flags can only keep an object. What may be deleted is decided by what the
     source serves: a kind served cluster-scoped (a global identity, a Namespace) is never
-    deleted, whatever the manifest says, and neither is an entry whose group, scope or
-    namespace disagrees with how the source serves its kind.
+    deleted, whatever the manifest says, and neither is an entry whose kind or namespace
+    disagrees with how the source serves it.
     """
     scope = RetireScope()
     for entry in entries:
@@ -311,8 +311,6 @@ def retire_scope(source: KubeClient, entries: Sequence[ObjectEntry]) -> RetireSc
         res = source.resource(entry.api_version, ref.kind)
         if res is None:
             why = f"the source does not serve {ref.kind} at {entry.api_version}"
-        elif res.group != ref.group:
-            why = f"its apiVersion {entry.api_version} is not of the group {ref.group or 'core'}"
         elif not res.namespaced:
             why = KEPT_GLOBAL if entry.is_global else (
                 "cluster-scoped in the source, though the bundle does not mark it global")
@@ -326,7 +324,7 @@ def retire_scope(source: KubeClient, entries: Sequence[ObjectEntry]) -> RetireSc
             scope.doomed.append((entry, res))
             continue
         scope.kept[ref] = why
-        if res is not None and res.namespaced and ref.namespace and res.group == ref.group:
+        if res is not None and res.namespaced and ref.namespace:
             scope.staying.append((entry, res))
     return scope
 

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kubesim.capi.topologies import TOPOLOGIES
 from movekit.bundle import Bundle, read_bundle
+from movekit.bundle.layout import object_path
 from movekit.export import ExportOptions, export_bundle
 from movekit.importer import ImportOptions, import_bundle
 from movekit.model import Selection
 from movekit.mover import retire
-from movekit.refs import ObjectRef
+from movekit.refs import ObjectRef, split_api_version
 from tests.bundle.bundle_samples import tamper
 from tests.lanes import Env
 from tests.scenarios.checks import target_objects
 from tests.scenarios.commands import movekit
 
 OTHER_DIGEST = "sha256:" + "0" * 64
+OTHER_GROUP = "other.example.com"
 
 
 def _exported(src: Env, topology: str, namespace: str, path: Path, *,
@@ -93,33 +98,63 @@ def test_retire_keeps_a_cluster_scoped_object_the_manifest_marks_deletable(
     assert set(_left(src, bundle)) == {identity}
 
 
-@pytest.mark.parametrize("lie", ["no-namespace", "other-group", "core-kind"])
+def _relocate(bundle_dir: Path, leaf: ObjectRef, lie: str) -> None:
+    """Re-seal the bundle with ``leaf``'s entry, kind and file lying consistently about where
+    it is: the verifier cannot tell, only the source's discovery can."""
+    doc = json.loads((bundle_dir / "manifest.json").read_text())
+    item = next(o for o in doc["objects"]
+                if (o["kind"], o["namespace"], o["name"]) == (leaf.kind, leaf.namespace,
+                                                              leaf.name))
+    obj = yaml.safe_load((bundle_dir / item["file"]).read_text())
+    if lie == "no-namespace":  # and so no owner: a cluster-scoped object has none namespaced
+        item["namespace"], item["owners"], item["softOwners"] = "", [], []
+        del obj["metadata"]["namespace"]
+        obj["metadata"].pop("ownerReferences", None)
+    else:  # a group in which the source serves no such kind
+        item["apiVersion"] = obj["apiVersion"] = OTHER_GROUP + "/v1"
+    data = yaml.safe_dump(obj).encode()
+    old_file = item["file"]
+    new_file = object_path(ObjectRef(split_api_version(item["apiVersion"])[0], leaf.kind,
+                                     item["namespace"], item["name"]))
+
+    def lie_in_manifest(manifest: dict[str, Any]) -> None:
+        entry = next(o for o in manifest["objects"] if o["file"] == old_file)
+        entry.update(item, file=new_file, sha256=hashlib.sha256(data).hexdigest())
+        kind = next(k for k in manifest["kinds"] if k["kind"] == leaf.kind)
+        if lie == "no-namespace":
+            kind["namespaced"] = False
+        else:
+            manifest["kinds"].append({**kind, "group": OTHER_GROUP, "version": "v1"})
+
+    tamper(bundle_dir, files={old_file: None, new_file: data}, manifest=lie_in_manifest)
+    for directory in sorted(bundle_dir.rglob("*"), reverse=True):
+        if directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
+
+
+@pytest.mark.parametrize("lie", ["no-namespace", "other-group"])
 def test_retire_keeps_an_entry_whose_scope_or_group_disagrees_with_the_source(
     lie: str, src: Env, namespace: str, tmp_path: Path
 ) -> None:
     bundle = _exported(src, "cluster-alone", namespace, tmp_path / "b")
-    cluster = next(e for e in bundle.entries if e.ref.kind == "Cluster")
-
-    def change(doc: dict[str, Any]) -> None:
-        item = next(o for o in doc["objects"] if o["kind"] == "Cluster")
-        if lie == "no-namespace":
-            item["namespace"] = ""
-        elif lie == "other-group":
-            item["apiVersion"] = "infrastructure.cluster.x-k8s.io/v1beta2"
-        else:
-            item["apiVersion"] = "v1"
-
-    tamper(tmp_path / "b", manifest=change)
+    referenced = ({o.ref for e in bundle.entries for o in e.owners}
+                  | {s for e in bundle.entries for s in e.soft_owners})
+    kinds = Counter(e.ref.kind for e in bundle.entries)
+    # The only object of its kind (the manifest's kinds declare a scope for all of a kind),
+    # and no other entry's owner.
+    leaf = next(e for e in bundle.entries if e.ref not in referenced and kinds[e.ref.kind] == 1)
+    _relocate(tmp_path / "b", leaf.ref, lie)
 
     completed = movekit("retire", "--kubeconfig", src.kubeconfig, "--from-directory",
                         tmp_path / "b", "--force", "--output", "json")
 
-    # Refused as an invalid bundle, or retired without the Cluster: never the Cluster deleted.
-    assert completed.returncode in (0, 3), completed.stderr
-    if completed.returncode == 0:
-        kept = json.loads(completed.stdout)["kept"]
-        assert [k["name"] for k in kept if k["kind"] == "Cluster"] == [cluster.ref.name]
-    assert cluster.ref in _left(src, bundle)
+    assert completed.returncode == 0, completed.stderr
+    kept = {(k["kind"], k["name"]): k["reason"] for k in json.loads(completed.stdout)["kept"]}
+    assert kept == {(leaf.ref.kind, leaf.ref.name): {
+        "no-namespace": "namespaced in the source, but the bundle gives it no namespace",
+        "other-group": f"the source does not serve {leaf.ref.kind} at {OTHER_GROUP}/v1",
+    }[lie]}
+    assert set(_left(src, bundle)) == {leaf.ref}
 
 
 # -- the digest and the dry run --------------------------------------------------------------

@@ -3,8 +3,9 @@
 An object goes after all of its owners, because its ownerReferences must carry the UIDs the
 target assigned to them; within a wave nothing depends on anything else, so a bounded pool
 of workers creates them at once. Each created object carries the bundle's digest in an
-annotation: a re-run (after a crash, Ctrl-C or a failure) recognises its own work and adopts
-it instead of creating anything twice.
+annotation: a re-run (after a crash, Ctrl-C or a failure) recognises its own work — the
+annotation and the content it created (:func:`created_from`) — and adopts it instead of
+creating anything twice.
 
 After a create, the source's ``managedFields`` are written back, so field owners that use
 server-side apply keep their fields and no ``movekit`` manager is left behind. Clusters and
@@ -236,9 +237,9 @@ def prepare_object(entry: ObjectEntry, source: Mapping[str, Any], bundle_digest:
     return body
 
 
-# What the server sets or controllers change on an object of ours after it was created.
+# What the server sets on an object of ours, or changes after it was created.
 _NOT_COMPARED = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation",
-                 "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "finalizers")
+                 "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds")
 
 
 def created_from(body: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
@@ -250,6 +251,7 @@ def created_from(body: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
     nothing: anyone can write it.
     """
     want, have = _comparable(body), _comparable(live)
+    # Controllers in the target may have added finalizers of their own since.
     want_finalizers = set(want["metadata"].pop("finalizers", None) or [])
     have_finalizers = set(have["metadata"].pop("finalizers", None) or [])
     return want_finalizers <= have_finalizers and _holds(want, have)
@@ -259,9 +261,8 @@ def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
     """A shallow copy of ``obj`` without its pause, status and server-set metadata."""
     copy = unpaused_copy(obj) if is_pausable(ObjectRef.of(obj)) else dict(obj)
     copy.pop("status", None)
-    meta = {k: v for k, v in (copy.get("metadata") or {}).items() if k not in _NOT_COMPARED}
-    meta["finalizers"] = (copy.get("metadata") or {}).get("finalizers")
-    copy["metadata"] = meta
+    copy["metadata"] = {k: v for k, v in (copy.get("metadata") or {}).items()
+                        if k not in _NOT_COMPARED}
     return copy
 
 

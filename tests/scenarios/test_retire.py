@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -19,6 +20,7 @@ from movekit.importer import ImportOptions, import_bundle
 from movekit.model import Selection
 from movekit.mover import retire
 from movekit.refs import ObjectRef, split_api_version
+from movekit.schemas import load_schema
 from tests.bundle.bundle_samples import tamper
 from tests.lanes import Env
 from tests.scenarios.checks import target_objects
@@ -226,6 +228,7 @@ def test_retire_dry_run_reports_an_object_recreated_since_as_left_alone(
 
     assert completed.returncode == 0, completed.stderr
     document = json.loads(completed.stdout)
+    jsonschema.validate(document, load_schema("output-retire.v1.json"))
     assert document["dryRun"] is True
     assert [r["name"] for r in document["recreated"]] == [secret.name]
     assert len(document["deleted"]) == len(bundle.entries) - len(_kept(bundle)) - 1
@@ -384,6 +387,11 @@ def test_resume_source_leaves_an_object_recreated_since_the_export_paused_and_un
     assert completed.returncode == 0, completed.stderr
     assert f"left alone {entry.ref}: recreated since the export" in " ".join(
         completed.stdout.split())
+    as_json = movekit("resume-source", "--kubeconfig", src.kubeconfig, "--from-directory",
+                      tmp_path / "b", "--output", "json")
+    document = json.loads(as_json.stdout)
+    jsonschema.validate(document, load_schema("output-resume-source.v1.json"))
+    assert [r["name"] for r in document["recreated"]] == [entry.ref.name]
     left = _left(src, bundle)
     assert left[entry.ref]["metadata"]["uid"] == uid
     assert left[entry.ref]["metadata"]["resourceVersion"] == recreated_version

@@ -3,8 +3,9 @@
 An object goes after all of its owners, because its ownerReferences must carry the UIDs the
 target assigned to them; within a wave nothing depends on anything else, so a bounded pool
 of workers creates them at once. Each created object carries the bundle's digest in an
-annotation: a re-run (after a crash, Ctrl-C or a failure) recognises its own work and adopts
-it instead of creating anything twice.
+annotation: a re-run (after a crash, Ctrl-C or a failure) recognises its own work — the
+annotation and the content it created (:func:`created_from`) — and adopts it instead of
+creating anything twice.
 
 After a create, the source's ``managedFields`` are written back, so field owners that use
 server-side apply keep their fields and no ``movekit`` manager is left behind. Clusters and
@@ -23,7 +24,7 @@ from typing import Any
 from movekit.bundle import Bundle, ObjectEntry
 from movekit.errors import ApiRequestFailed, PartialFailure
 from movekit.kube import AlreadyExists, ApiResource, Conflict, KubeClient, OwnerNotImported
-from movekit.pause import is_pausable, mark_paused, pause_patch
+from movekit.pause import is_pausable, mark_paused, pause_patch, unpaused_copy
 from movekit.plan import BUNDLE_ANNOTATION, Action, Plan, Step
 from movekit.progress import Advance, ProgressLike, Reporter, reporter_of
 from movekit.refs import ObjectRef
@@ -123,9 +124,9 @@ class _Applier:
             created = self.client.create(res, body)
         except AlreadyExists:
             # A retried create whose first attempt landed, or a concurrent run: adopt our own.
+            # Its content, not the annotation (anyone can write one), says it is our own.
             live = self.client.get(res, step.target.namespace, step.target.name)
-            annotations = ((live or {}).get("metadata") or {}).get("annotations") or {}
-            if live is None or annotations.get(BUNDLE_ANNOTATION) != self.plan.bundle:
+            if live is None or not created_from(body, live):
                 raise
             self._count(step, "adopted")
             return live
@@ -133,31 +134,8 @@ class _Applier:
         return created
 
     def _prepare(self, entry: ObjectEntry, source: Mapping[str, Any]) -> dict[str, Any]:
-        body = remap_object(source, self.options.namespace_map)
-        meta = body.setdefault("metadata", {})
-        meta.pop("managedFields", None)
-        if meta.get("name"):
-            meta.pop("generateName", None)
-        body.pop("status", None)
-        annotations = dict(meta.get("annotations") or {})
-        annotations[BUNDLE_ANNOTATION] = self.plan.bundle
-        meta["annotations"] = annotations
-        owners = []
-        for owner in meta.get("ownerReferences") or []:
-            rewritten = dict(owner)
-            target_uid = self.uids.get(str(owner.get("uid")))
-            if target_uid is None:
-                raise OwnerNotImported(
-                    f"create {entry.ref}: owner {owner.get('kind')} {owner.get('name')} "
-                    "was not imported before it")
-            rewritten["uid"] = target_uid
-            owners.append(rewritten)
-        if owners:
-            meta["ownerReferences"] = owners
-        if is_pausable(entry.ref):
-            # Created paused so no controller in the target acts before the move is complete.
-            mark_paused(body)
-        return body
+        return prepare_object(entry, source, self.plan.bundle, self.options.namespace_map,
+                              self.uids)
 
     def _restore_field_owners(self, res: ApiResource, step: Step, source: Mapping[str, Any],
                               live: Mapping[str, Any]) -> None:
@@ -224,6 +202,80 @@ class _Applier:
             f"{len(lines)} object(s) failed; {len(self.outcome.done)} are in place. Fix the cause "
             "and run the same import again to resume:\n" + "\n".join(lines)
         )
+
+
+def prepare_object(entry: ObjectEntry, source: Mapping[str, Any], bundle_digest: str,
+                   namespace_map: Mapping[str, str],
+                   target_uids: Mapping[str, str]) -> dict[str, Any]:
+    """The body created in the target for ``entry``: namespaces remapped, owners pointing at
+    their target UIDs (``target_uids``: source UID -> target UID), marked with the bundle's
+    digest, and paused if its kind pauses. OwnerNotImported when an owner has no target UID."""
+    body = remap_object(source, namespace_map)
+    meta = body.setdefault("metadata", {})
+    meta.pop("managedFields", None)
+    if meta.get("name"):
+        meta.pop("generateName", None)
+    body.pop("status", None)
+    annotations = dict(meta.get("annotations") or {})
+    annotations[BUNDLE_ANNOTATION] = bundle_digest
+    meta["annotations"] = annotations
+    owners = []
+    for owner in meta.get("ownerReferences") or []:
+        rewritten = dict(owner)
+        target_uid = target_uids.get(str(owner.get("uid")))
+        if target_uid is None:
+            raise OwnerNotImported(
+                f"create {entry.ref}: owner {owner.get('kind')} {owner.get('name')} "
+                "was not imported before it")
+        rewritten["uid"] = target_uid
+        owners.append(rewritten)
+    if owners:
+        meta["ownerReferences"] = owners
+    if is_pausable(entry.ref):
+        # Created paused so no controller in the target acts before the move is complete.
+        mark_paused(body)
+    return body
+
+
+# What the server sets on an object of ours, or changes after it was created.
+_NOT_COMPARED = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation",
+                 "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds")
+
+
+def created_from(body: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
+    """Whether ``live`` is the object creating ``body`` (from :func:`prepare_object`) made.
+
+    Every field ``body`` sets must hold the same value in ``live``, where the server may have
+    added defaults; pausing, status and server-set metadata are not compared, and ``live``
+    may hold finalizers beyond ``body``'s. The ``movekit.io/bundle`` annotation alone proves
+    nothing: anyone can write it.
+    """
+    want, have = _comparable(body), _comparable(live)
+    # Controllers in the target may have added finalizers of their own since.
+    want_finalizers = set(want["metadata"].pop("finalizers", None) or [])
+    have_finalizers = set(have["metadata"].pop("finalizers", None) or [])
+    return want_finalizers <= have_finalizers and _holds(want, have)
+
+
+def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A shallow copy of ``obj`` without its pause, status and server-set metadata."""
+    copy = unpaused_copy(obj) if is_pausable(ObjectRef.of(obj)) else dict(obj)
+    copy.pop("status", None)
+    copy["metadata"] = {k: v for k, v in (copy.get("metadata") or {}).items()
+                        if k not in _NOT_COMPARED}
+    return copy
+
+
+def _holds(want: Any, have: Any) -> bool:
+    """Whether ``have`` holds every field of ``want`` with the same value (lists item by item)."""
+    if isinstance(want, Mapping):
+        return isinstance(have, Mapping) and all(
+            have.get(key) is None if value is None else key in have and _holds(value, have[key])
+            for key, value in want.items())
+    if isinstance(want, list):
+        return (isinstance(have, list) and len(want) == len(have)
+                and all(_holds(w, h) for w, h in zip(want, have, strict=True)))
+    return bool(want == have and isinstance(want, bool) == isinstance(have, bool))
 
 
 def apply_plan(

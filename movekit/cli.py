@@ -356,23 +356,44 @@ def retire(
     from_archive: BundleArchive = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
+    to_kubeconfig: Annotated[Path | None, typer.Option(
+        help="Kubeconfig of the target the bundle was imported into: retire checks it holds "
+             "every object first.")] = None,
+    to_context: Annotated[str | None, typer.Option(
+        "--to-context", "--to-kubeconfig-context", help="Context in the target kubeconfig.")] = None,
+    expect_digest: Annotated[str | None, typer.Option(
+        help="Refuse the bundle unless its digest is this sha256:... value.")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        help="Show what would be deleted, kept and left alone; change nothing.")] = False,
+    force: Annotated[bool, typer.Option(
+        help="Retire without checking that the source is paused and the target holds the "
+             "bundle's objects.")] = False,
+    identity: Annotated[list[Path] | None, typer.Option(
+        help="age identity file that decrypts the bundle's Secrets, to compare them with the "
+             "target's (repeatable).")] = None,
+    passphrase_file: Annotated[Path | None, typer.Option(
+        help="Decrypt the bundle's Secrets with the passphrase on this file's first line.")] = None,
     retire_timeout: RetireTimeout = DEFAULT_RETIRE_TIMEOUT,
     output: Output = "text",
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> None:
     """Delete from the source exactly the objects a bundle recorded (last step of an air-gapped move)."""
-    from movekit.mover import retire as retire_source
+    from movekit.importer import load_verified
+    from movekit.mover import RetireOptions, retire_bundle
 
     _output(output)
-    bundle = read_bundle(_bundle_path(from_directory, from_archive, "from")[0])
+    bundle = load_verified(_bundle_path(from_directory, from_archive, "from")[0], expect_digest)
+    options = RetireOptions(dry_run=dry_run, force=force, timeout=retire_timeout,
+                            keys=SecretKeys(tuple(identity or ()), passphrase_file))
+    say = _progress(quiet, verbose, output)
     with KubeClient(kubeconfig, context) as src:
-        result = retire_source(src, bundle.entries, _progress(quiet, verbose, output),
-                               timeout=retire_timeout)
-    _emit(output, render.retire_json(result), lambda: out.print(render.line(
-        f"deleted {len(result.deleted)}, already gone {len(result.already_gone)}, "
-        f"kept {len(result.kept)} (global or shared), left alone {len(result.recreated)} "
-        "(recreated since the export)")))
+        if to_kubeconfig is None:
+            result = retire_bundle(src, bundle, options, None, say)
+        else:
+            with KubeClient(to_kubeconfig, to_context) as dst:
+                result = retire_bundle(src, bundle, options, dst, say)
+    _emit(output, render.retire_json(result), lambda: render.retire_summary(out, result))
 
 
 @app.command("resume-source")
@@ -390,8 +411,7 @@ def resume_source(
     bundle = read_bundle(_bundle_path(from_directory, from_archive, "from")[0])
     with KubeClient(kubeconfig, context) as src:
         resumed = unpause(src, bundle.entries)
-    _emit(output, render.resumed_json(resumed), lambda: out.print(render.line(
-        f"resumed {len(resumed)} Cluster(s)/ClusterClass(es) in the source")))
+    _emit(output, render.resumed_json(resumed), lambda: render.resumed_summary(out, resumed))
 
 
 @app.command()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from movekit.apply import ApplyOptions, Outcome, apply_plan
+from movekit.apply import ApplyOptions, Outcome, apply_plan, created_from, prepare_object
 from movekit.bundle import Bundle, ObjectEntry, read_bundle
 from movekit.bundle.clusterctl import is_clusterctl_directory, read_clusterctl_directory
 from movekit.bundle.encryption import SecretKeys, unlock
@@ -20,7 +20,7 @@ from movekit.clusterctl_import import bundle_from_clusterctl_objects
 from movekit.contract import CLUSTERCTL_LABEL, PROVIDER, PROVIDER_API_VERSION
 from movekit.discovery import CRD_API_VERSION, discover_kinds, kind_info, provider_of
 from movekit.errors import InvalidBundle, PrecheckFailed
-from movekit.kube import ApiResource, KubeClient
+from movekit.kube import ApiResource, KubeClient, OwnerNotImported
 from movekit.plan import (
     BUNDLE_ANNOTATION,
     NAMESPACE,
@@ -69,7 +69,7 @@ def _check_digest(bundle: Bundle, expect_digest: str | None) -> None:
 
 def plan_import(client: KubeClient, bundle: Bundle, options: PlanOptions) -> Plan:
     """Read the target (never writing) and classify every object of the bundle."""
-    facts = target_facts(client, bundle.entries, options)
+    facts = target_facts(client, bundle.entries, options, bundle)
     crds = {GroupKind(k.group, k.kind): k.crd_name for k in bundle.kinds if k.crd_name}
     plan = make_plan(bundle.digest, bundle.entries, bundle.providers, facts, options, crds)
     if options.namespace_map:
@@ -152,9 +152,11 @@ def import_from_path(
 
 
 def target_facts(
-    client: KubeClient, entries: Sequence[ObjectEntry], options: PlanOptions
+    client: KubeClient, entries: Sequence[ObjectEntry], options: PlanOptions,
+    bundle: Bundle | None = None,
 ) -> TargetFacts:
-    """What the target serves and already holds under the identities of ``entries``."""
+    """What the target serves and already holds under the identities of ``entries``; with
+    the ``bundle`` they come from, also which objects there are its own work."""
     served = {(r.api_version, r.kind): r for r in client.resources()}
     crd_res = served.get((CRD_API_VERSION, "CustomResourceDefinition"))
     movable: set[GroupKind] = set()
@@ -164,7 +166,7 @@ def target_facts(
             movable.add(GroupKind(info.group, info.kind))
     ns_res = served[("v1", "Namespace")]
     namespaces = frozenset(str(n["metadata"]["name"]) for n in client.list(ns_res))
-    existing = _existing(client, served, entries, options.namespace_map)
+    existing = _existing(client, served, entries, options.namespace_map, bundle)
     provider_res = served.get((PROVIDER_API_VERSION, PROVIDER.kind))
     providers = tuple(provider_of(p) for p in (client.list(provider_res) if provider_res else []))
     return TargetFacts(
@@ -177,36 +179,62 @@ def target_facts(
     )
 
 
+def own_objects(client: KubeClient, bundle: Bundle,
+                namespace_map: Mapping[str, str] | None = None) -> dict[ObjectRef, Existing]:
+    """What the target holds under the bundle's identities, each marked ``own`` when it holds
+    what importing the bundle creates there."""
+    served = {(r.api_version, r.kind): r for r in client.resources()}
+    return _existing(client, served, bundle.entries, namespace_map or {}, bundle)
+
+
 def _existing(
     client: KubeClient,
     served: dict[tuple[str, str], ApiResource],
     entries: Sequence[ObjectEntry],
     namespace_map: Mapping[str, str],
+    bundle: Bundle | None = None,
 ) -> dict[ObjectRef, Existing]:
     """What the target holds under the entries' identities: a paged list per kind and namespace."""
-    wanted: set[ObjectRef] = set()
+    wanted: dict[ObjectRef, ObjectEntry] = {}
     jobs: set[tuple[ApiResource, str | None]] = set()
     for entry in entries:
         ref = remap_ref(entry.ref, namespace_map)
-        wanted.add(ref)
+        wanted[ref] = entry
         res = served.get((entry.api_version, ref.kind))
         if res is not None:
             jobs.add((res, (ref.namespace or None) if res.namespaced else None))
-    found: dict[ObjectRef, Existing] = {}
     if not jobs:
-        return found
+        return {}
 
     def read(job: tuple[ApiResource, str | None]) -> list[dict[str, Any]]:
         return client.list(job[0], job[1])
 
+    live: dict[ObjectRef, dict[str, Any]] = {}
     jobs_in_order = sorted(jobs, key=lambda j: (str(j[0]), j[1] or ""))
     for page in client.map(read, jobs_in_order, limit=_LIST_WORKERS):
         for obj in page:
             ref = ObjectRef.of(obj)
             if ref in wanted:
-                meta = obj["metadata"]
-                found[ref] = Existing(
-                    uid=str(meta["uid"]),
-                    bundle=(meta.get("annotations") or {}).get(BUNDLE_ANNOTATION),
-                )
+                live[ref] = obj
+    # What an owner is in the target, so an owned object's expected ownerReferences are known.
+    target_uids = {wanted[ref].source_uid: str(obj["metadata"]["uid"])
+                   for ref, obj in live.items()}
+    found: dict[ObjectRef, Existing] = {}
+    for ref, obj in live.items():
+        meta = obj["metadata"]
+        marked = (meta.get("annotations") or {}).get(BUNDLE_ANNOTATION)
+        own = (bundle is not None and marked == bundle.digest
+               and _holds_own(bundle, wanted[ref], obj, namespace_map, target_uids))
+        found[ref] = Existing(uid=str(meta["uid"]), bundle=marked, own=own)
     return found
+
+
+def _holds_own(bundle: Bundle, entry: ObjectEntry, live: Mapping[str, Any],
+               namespace_map: Mapping[str, str], target_uids: Mapping[str, str]) -> bool:
+    """Whether ``live`` is what importing ``entry`` of ``bundle`` creates (its content)."""
+    try:
+        body = prepare_object(entry, bundle.load(entry), bundle.digest, namespace_map,
+                              target_uids)
+    except OwnerNotImported:
+        return False  # an owner is not in the target: nothing of ours can point at it
+    return created_from(body, live)

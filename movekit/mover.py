@@ -9,8 +9,8 @@ The order is the safety argument:
 4. verify the target holds every object;
 5. retire the source in reverse waves (annotate ``delete-for-move``, strip finalizers so no
    provider deletes real infrastructure, delete by UID with Orphan propagation), then wait
-   until the garbage collector has finished and every retired object is gone; global and
-   keep-in-source objects stay;
+   until the garbage collector has finished and every retired object is gone; what the source
+   serves cluster-scoped (whatever the bundle says) and keep-in-source objects stay;
 6. resume the target.
 
 Up to step 4 a failure rolls back (delete what the bundle created in the target, unpause the
@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from movekit.apply import ApplyOptions
-from movekit.bundle import Bundle, ObjectEntry, read_bundle
+from movekit.bundle import Bundle, ObjectEntry
+from movekit.bundle.encryption import SecretKeys, unlock
 from movekit.contract import DELETE_FOR_MOVE_ANNOTATION
 from movekit.entries import entry_for
 from movekit.errors import MovekitError, PartialFailure, PrecheckFailed, UsageError
@@ -35,14 +36,15 @@ from movekit.importer import (
     ImportOptions,
     import_verified,
     load_verified,
+    own_objects,
     plan_import,
     target_facts,
 )
 from movekit.journal import ROLLBACK_POSSIBLE, ClusterAccess, Journal, Phase
-from movekit.kube import ApiResource, Conflict, KubeClient, NotFound
+from movekit.kube import ApiResource, Conflict, Invalid, KubeClient, NotFound
 from movekit.model import ConflictPolicy, Selection
-from movekit.pause import Pausable, is_pausable, set_paused
-from movekit.plan import BUNDLE_ANNOTATION, Action, PlanOptions, make_plan
+from movekit.pause import Pausable, is_pausable, is_paused, pause_patch, set_paused
+from movekit.plan import Action, PlanOptions, make_plan
 from movekit.progress import ProgressLike, Reporter, reporter_of
 from movekit.refs import ObjectRef
 from movekit.terminating import GC_FINALIZERS, Deleted, Terminating, explain, wait_until_gone
@@ -51,6 +53,9 @@ _WORKERS = 16
 # Long enough for a busy garbage collector to finish a large move (it also needs up to ~30 s to
 # start watching a kind whose CRD is new), short enough to report a cluster without one.
 DEFAULT_RETIRE_TIMEOUT = 300.0
+# Why retire keeps what the bundle means to keep; any other reason is a disagreement to report.
+KEPT_GLOBAL = "global"
+KEPT_SHARED = "shared with what stays in the source"
 # Attempts at one object's annotate-and-delete when it keeps changing under us (409).
 _CONFLICT_ATTEMPTS = 5
 
@@ -81,8 +86,34 @@ class RetireResult:
     deleted: list[ObjectRef] = field(default_factory=list)  # deleted, and gone since
     already_gone: list[ObjectRef] = field(default_factory=list)
     recreated: list[ObjectRef] = field(default_factory=list)  # same name, other UID: untouched
-    kept: list[ObjectRef] = field(default_factory=list)  # global or keep-in-source
+    kept: list[ObjectRef] = field(default_factory=list)  # global, shared, or not the source's
     terminating: list[Terminating] = field(default_factory=list)  # deleted, still there
+    why_kept: dict[ObjectRef, str] = field(default_factory=dict)
+    dry_run: bool = False  # deleted: what would be deleted; nothing was
+
+
+@dataclass(frozen=True)
+class RetireOptions:
+    dry_run: bool = False
+    force: bool = False  # retire without checking the source is paused and the target holds all
+    timeout: float = DEFAULT_RETIRE_TIMEOUT
+    keys: SecretKeys = field(default_factory=SecretKeys)  # to compare encrypted Secrets
+
+
+@dataclass
+class RetireScope:
+    """Which of a bundle's objects retire may delete, decided by what the source serves."""
+
+    doomed: list[tuple[ObjectEntry, ApiResource]] = field(default_factory=list)
+    kept: dict[ObjectRef, str] = field(default_factory=dict)  # ref -> why it stays
+    # Kept as the manifest says (global, keep-in-source), and served as the manifest says.
+    staying: list[tuple[ObjectEntry, ApiResource]] = field(default_factory=list)
+
+
+@dataclass
+class SourceResumed:
+    resumed: list[ObjectRef] = field(default_factory=list)
+    recreated: list[ObjectRef] = field(default_factory=list)  # same name, other UID: untouched
 
 
 class RetireIncomplete(PartialFailure):
@@ -160,9 +191,9 @@ def rollback(
             "retired, so rolling back would lose objects. Run movekit move --resume to finish it."
         )
     if journal.bundle_digest:
-        bundle = bundle or read_bundle(Path(journal.bundle_path))
+        bundle = bundle or load_verified(Path(journal.bundle_path), journal.bundle_digest)
         say("deleting what this move created in the target")
-        remove_imported(target, bundle.entries, journal.bundle_digest)
+        remove_imported(target, bundle)
     say(f"unpausing {len(journal.paused)} object(s) in the source")
     set_paused(source, _pausables(source, journal.paused), paused=False)
     journal.advance(Phase.ROLLED_BACK, "rolled back")
@@ -269,6 +300,130 @@ def _verify_target(target: KubeClient, bundle: Bundle) -> None:
                              + ", ".join(missing[:10]))
 
 
+def retire_scope(source: KubeClient, entries: Sequence[ObjectEntry]) -> RetireScope:
+    """Split the entries into those retire deletes and those it keeps, and why.
+
+    The manifest's flags can only keep an object. What may be deleted is decided by what the
+    source serves: a kind served cluster-scoped (a global identity, a Namespace) is never
+    deleted, whatever the manifest says, and neither is an entry whose kind or namespace
+    disagrees with how the source serves it.
+    """
+    scope = RetireScope()
+    for entry in entries:
+        ref = entry.ref
+        res = source.resource(entry.api_version, ref.kind)
+        if res is None:
+            why = f"the source does not serve {ref.kind} at {entry.api_version}"
+        elif not res.namespaced:
+            why = KEPT_GLOBAL if entry.is_global else (
+                "cluster-scoped in the source, though the bundle does not mark it global")
+        elif not ref.namespace:
+            why = "namespaced in the source, but the bundle gives it no namespace"
+        elif entry.is_global:
+            why = KEPT_GLOBAL
+        elif entry.keep_in_source:
+            why = KEPT_SHARED
+        else:
+            scope.doomed.append((entry, res))
+            continue
+        scope.kept[ref] = why
+        if res is not None and res.namespaced and ref.namespace:
+            scope.staying.append((entry, res))
+    return scope
+
+
+def retire_bundle(
+    source: KubeClient,
+    bundle: Bundle,
+    options: RetireOptions,
+    target: KubeClient | None = None,
+    progress: ProgressLike | None = None,
+) -> RetireResult:
+    """Retire a bundle's objects from the source after an air-gapped import into ``target``.
+
+    Refuses, changing nothing, unless ``options.force``: while an object to delete is not
+    paused in the source (its controllers would fight the target's), and unless ``target``
+    holds every object of the bundle (each one to delete as this bundle created it there).
+    With ``options.dry_run`` it reads and reports what it would do.
+    """
+    say = reporter_of(progress)
+    if target is None and not options.force:
+        raise PrecheckFailed("retire cannot check that this bundle was imported: pass "
+                             "--to-kubeconfig (and --to-context) for the target, or --force")
+    scope = retire_scope(source, bundle.entries)
+    if target is not None and not options.force:
+        say("checking the source is paused")
+        problems = _unpaused(source, scope)
+        say(f"checking {target.server} holds the bundle's objects")
+        problems += _not_imported(target, bundle, scope, options.keys)
+        if problems:
+            lines = "\n".join(f"  - {p}" for p in problems)
+            raise PrecheckFailed(f"retire refused; nothing was deleted:\n{lines}")
+    if options.dry_run:
+        return _retire_preview(source, scope)
+    return retire(source, bundle.entries, say, timeout=options.timeout)
+
+
+def _unpaused(source: KubeClient, scope: RetireScope) -> list[str]:
+    """Each object to delete that pauses and runs unpaused in the source (a list per kind and
+    namespace)."""
+    pausable = [(e, res) for e, res in scope.doomed if is_pausable(e.ref)]
+    where = sorted({(res, e.ref.namespace) for e, res in pausable},
+                   key=lambda w: (str(w[0]), w[1]))
+    live: dict[tuple[ApiResource, str, str], dict[str, Any]] = {}
+    for (res, namespace), objects in zip(
+            where, source.map(lambda w: source.list(w[0], w[1]), where, limit=_WORKERS),
+            strict=True):
+        live.update({(res, namespace, o["metadata"]["name"]): o for o in objects})
+    problems = []
+    for entry, res in pausable:
+        obj = live.get((res, entry.ref.namespace, entry.ref.name))
+        if (obj is not None and obj["metadata"].get("uid") == entry.source_uid
+                and not is_paused(obj)):
+            problems.append(f"{entry.ref}: not paused in the source, so its controllers still "
+                            "act on it (export --leave-paused pauses it; --force retires anyway)")
+    return problems
+
+
+def _not_imported(target: KubeClient, bundle: Bundle, scope: RetireScope,
+                  keys: SecretKeys) -> list[str]:
+    """Each object of the bundle the target lacks, or holds otherwise than this bundle
+    creates it (for an object retire deletes)."""
+    if bundle.parsed_manifest.encryption:
+        unlock(bundle, keys)  # encrypted Secrets are compared as the import created them
+    found = own_objects(target, bundle)
+    doomed = {entry.ref for entry, _ in scope.doomed}
+    problems = []
+    for entry in bundle.entries:
+        there = found.get(entry.ref)
+        if there is None:
+            problems.append(f"{entry.ref}: not in the target {target.server}")
+        elif entry.ref in doomed and not there.own:
+            problems.append(f"{entry.ref}: in the target {target.server}, but not as this "
+                            "bundle creates it")
+    return problems
+
+
+def _retire_preview(source: KubeClient, scope: RetireScope) -> RetireResult:
+    """What retire would do with each object, read and changing nothing."""
+    def outcome(item: tuple[ObjectEntry, ApiResource]) -> str:
+        entry, res = item
+        live = source.get(res, entry.ref.namespace, entry.ref.name)
+        if live is None:
+            return "gone"
+        return "deleted" if live["metadata"].get("uid") == entry.source_uid else "recreated"
+
+    result = RetireResult(kept=sorted(scope.kept), why_kept=dict(scope.kept), dry_run=True)
+    lists = {"deleted": result.deleted, "gone": result.already_gone,
+             "recreated": result.recreated}
+    for (entry, _), what in zip(scope.doomed, source.map(outcome, scope.doomed, limit=_WORKERS),
+                                strict=True):
+        lists[what].append(entry.ref)
+    for refs in lists.values():
+        refs.sort()
+    return result
+
+
 def retire(
     source: KubeClient,
     entries: Sequence[ObjectEntry],
@@ -280,26 +435,24 @@ def retire(
     """Delete the bundle's objects from the source, dependents first, by UID, and wait (up to
     ``timeout`` seconds) until they are gone.
 
-    Each object is annotated ``delete-for-move`` (so providers know not to delete real
-    infrastructure) and loses its finalizers before the delete; an object already gone is
-    success, and one recreated since under the same name (another UID) is left alone. The
-    delete orphans: the garbage collector un-owns what stays before the object goes, so it
-    never takes along an object that stays. Raises RetireIncomplete, listing what still
-    terminates, when the wait ends first.
+    Only what :func:`retire_scope` dooms is deleted. Each object is annotated
+    ``delete-for-move`` (so providers know not to delete real infrastructure) and loses its
+    finalizers before the delete; an object already gone is success, and one recreated since
+    under the same name (another UID) is left alone. The delete orphans: the garbage
+    collector un-owns what stays before the object goes, so it never takes along an object
+    that stays. Raises RetireIncomplete, listing what still terminates, when the wait ends
+    first.
     """
     report = reporter_of(progress)
-    result = RetireResult()
-    doomed = [e for e in entries if not (e.is_global or e.keep_in_source)]
-    result.kept = sorted(e.ref for e in entries if e.is_global or e.keep_in_source)
-    waves = sorted({e.wave for e in doomed}, reverse=True)
+    scope = retire_scope(source, entries)
+    result = RetireResult(kept=sorted(scope.kept), why_kept=dict(scope.kept))
+    waves = sorted({e.wave for e, _ in scope.doomed}, reverse=True)
     terminating: list[Deleted] = []
     for wave in waves:
-        batch = [e for e in doomed if e.wave == wave]
+        batch = [(e, res) for e, res in scope.doomed if e.wave == wave]
 
-        def one(entry: ObjectEntry) -> tuple[ObjectEntry, str, Deleted | None]:
-            res = source.resource(entry.api_version, entry.ref.kind)
-            if res is None:
-                return entry, "gone", None
+        def one(item: tuple[ObjectEntry, ApiResource]) -> tuple[ObjectEntry, str, Deleted | None]:
+            entry, res = item
             return entry, *_retire_one(source, res, entry)
 
         with report.task(f"retiring wave {wave}", len(batch)) as advance:
@@ -322,9 +475,8 @@ def retire(
     result.deleted = sorted(result.deleted + waited.gone)
     result.terminating = waited.terminating
     # What stays in the source (a ClusterClass other Clusters use) must reconcile again there.
-    staying = [e for e in entries if (e.is_global or e.keep_in_source)
-               and is_pausable(e.ref) and not e.was_paused]
-    set_paused(source, _entry_pausables(source, staying), paused=False)
+    _resume_exported(source, [(e, res) for e, res in scope.staying
+                              if is_pausable(e.ref) and not e.was_paused])
     if result.terminating:
         raise RetireIncomplete(result, f"retiring the source: {explain(waited)}")
     return result
@@ -407,31 +559,83 @@ def _release_provider_finalizers(source: KubeClient, res: ApiResource,
         meta = fresh["metadata"]
 
 
-def remove_imported(target: KubeClient, entries: Sequence[ObjectEntry], digest: str) -> int:
-    """Delete from the target every object of these entries that this bundle created there."""
+def remove_imported(target: KubeClient, bundle: Bundle) -> int:
+    """Delete from the target every object of the bundle that this bundle created there.
+
+    Created by it means holding what importing it creates (:func:`own_objects`): the bundle's
+    annotation alone is not enough, since anyone can write it; an object of another origin
+    that carries it stays.
+    """
+    found = own_objects(target, bundle)
     removed = 0
-    for wave in sorted({e.wave for e in entries}, reverse=True):
-        for entry in (e for e in entries if e.wave == wave):
+    for wave in sorted({e.wave for e in bundle.entries}, reverse=True):
+        for entry in (e for e in bundle.entries if e.wave == wave):
+            there = found.get(entry.ref)
             res = target.resource(entry.api_version, entry.ref.kind)
-            if res is None:
+            if there is None or not there.own or res is None:
                 continue
-            live = target.get(res, entry.ref.namespace, entry.ref.name)
-            annotations = ((live or {}).get("metadata") or {}).get("annotations") or {}
-            if live is None or annotations.get(BUNDLE_ANNOTATION) != digest:
+            ref = entry.ref
+            try:
+                # The uid makes the server refuse the patch once the object is another one.
+                target.merge_patch(res, ref.namespace, ref.name,
+                                   {"metadata": {"uid": there.uid, "finalizers": None}})
+            except (NotFound, Invalid):
                 continue
-            uid = str(live["metadata"]["uid"])
-            if live["metadata"].get("finalizers"):
-                target.merge_patch(res, entry.ref.namespace, entry.ref.name,
-                                   {"metadata": {"finalizers": None}})
-            if target.delete(res, entry.ref.namespace, entry.ref.name, uid=uid):
+            if target.delete(res, ref.namespace, ref.name, uid=there.uid):
                 removed += 1
     return removed
 
 
-def resume_source(source: KubeClient, entries: Sequence[ObjectEntry]) -> list[ObjectRef]:
-    """Unpause what an export with --leave-paused paused: aborts an air-gapped move."""
-    targets = [e for e in entries if is_pausable(e.ref) and not e.was_paused]
-    return set_paused(source, _entry_pausables(source, targets), paused=False)
+def resume_source(source: KubeClient, entries: Sequence[ObjectEntry]) -> SourceResumed:
+    """Unpause what an export with --leave-paused paused: aborts an air-gapped move.
+
+    Only the exported objects themselves: a Cluster deleted and recreated since under the same
+    name (another UID) is not the bundle's, and is left alone, and reported.
+    """
+    targets = []
+    for entry in entries:
+        res = source.resource(entry.api_version, entry.ref.kind)
+        if (res is not None and res.namespaced and entry.ref.namespace
+                and is_pausable(entry.ref) and not entry.was_paused):
+            targets.append((entry, res))
+    return _resume_exported(source, targets)
+
+
+def _resume_exported(source: KubeClient, targets: Sequence[tuple[ObjectEntry, ApiResource]]
+                     ) -> SourceResumed:
+    """Resume each target that still has the UID it was exported with, concurrently."""
+    def one(item: tuple[ObjectEntry, ApiResource]) -> str:
+        entry, res = item
+        ref = entry.ref
+        live = source.get(res, ref.namespace, ref.name)
+        if live is None:
+            return "gone"
+        if live["metadata"].get("uid") != entry.source_uid:
+            return "recreated"
+        patch = pause_patch(ref, paused=False)
+        # The uid makes the server refuse (422: an immutable field) an object recreated since.
+        patch.setdefault("metadata", {})["uid"] = entry.source_uid
+        try:
+            source.merge_patch(res, ref.namespace, ref.name, patch)
+        except NotFound:
+            return "gone"
+        except Invalid:
+            again = source.get(res, ref.namespace, ref.name)
+            if again is None:
+                return "gone"
+            if again["metadata"].get("uid") != entry.source_uid:
+                return "recreated"
+            raise
+        return "resumed"
+
+    done = SourceResumed()
+    for (entry, _), outcome in zip(targets, source.map(one, targets, limit=_WORKERS),
+                                   strict=True):
+        if outcome == "resumed":
+            done.resumed.append(entry.ref)
+        elif outcome == "recreated":
+            done.recreated.append(entry.ref)
+    return done
 
 
 def _pausables(client: KubeClient, refs: Iterable[ObjectRef]) -> list[Pausable]:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from movekit.contract import BLOCK_MOVE_ANNOTATION, CLUSTER_API, Contract, Pause
+from movekit.contract import BLOCK_MOVE_ANNOTATION, CLUSTER_API, Contract, Pause, field_value
 from movekit.errors import PrecheckFailed
 from movekit.kube import FIELD_MANAGER, ApiResource, Forbidden, KubeClient, NotFound
 from movekit.refs import ObjectRef
@@ -63,6 +63,14 @@ def mark_paused(body: dict[str, Any], contract: Contract = CLUSTER_API) -> None:
     else:
         meta = body.setdefault("metadata", {})
         meta["annotations"] = {**(meta.get("annotations") or {}), rule.annotation: ""}
+
+
+def is_paused(obj: Mapping[str, Any], contract: Contract = CLUSTER_API) -> bool:
+    """Whether ``obj``, of a pausable kind, is paused the way :func:`pause_patch` pauses it."""
+    rule = _rule(ObjectRef.of(obj), contract)
+    if rule.field:
+        return field_value(obj, rule.field) is True
+    return rule.annotation in ((obj.get("metadata") or {}).get("annotations") or {})
 
 
 def unpaused_copy(obj: Mapping[str, Any], contract: Contract = CLUSTER_API) -> dict[str, Any]:

@@ -4,7 +4,9 @@ Every object gets one action:
 
 - ``create``: absent from the target;
 - ``adopt``: present and created from this very bundle (an earlier or interrupted run), so it
-  is reused with its UID and nothing is created twice;
+  is reused with its UID and nothing is created twice. The importer decides that from content:
+  the object holds what this bundle would create. The bundle's annotation alone proves
+  nothing (anyone can write it): an annotated object that differs is a conflict;
 - ``skip``: present and foreign, with ``--conflict skip``; or shared: a global (cluster-scoped)
   object, or one owned only by global objects (a global identity's credentials Secret in its
   provider namespace), that another bundle or a person already created — shared objects are
@@ -54,6 +56,7 @@ class Existing:
 
     uid: str
     bundle: str | None  # the BUNDLE_ANNOTATION value, when movekit created it
+    own: bool = False  # holds what this bundle creates there: the importer compared it
 
 
 @dataclass(frozen=True)
@@ -197,7 +200,7 @@ def _classify(
     found = facts.existing.get(target)
     if found is None:
         return Step(entry, target, Action.CREATE)
-    if found.bundle == bundle_digest:
+    if found.own:
         return Step(entry, target, Action.ADOPT, "created by an earlier run of this bundle",
                     found.uid)
     if shared_owners is not None or not target.namespace:
@@ -212,8 +215,13 @@ def _classify(
     if options.conflict == ConflictPolicy.UPDATE:
         return Step(entry, target, Action.UPDATE, "exists in the target (--conflict update)",
                     found.uid)
-    errors.append(f"{target}: already exists in the target and was not created by this bundle "
-                  "(--conflict skip or update to proceed)")
+    if found.bundle == bundle_digest:
+        errors.append(f"{target}: carries this bundle's {BUNDLE_ANNOTATION} annotation but "
+                      "differs from the bundle's object, so it is not adopted (--conflict skip "
+                      "or update to proceed)")
+    else:
+        errors.append(f"{target}: already exists in the target and was not created by this "
+                      "bundle (--conflict skip or update to proceed)")
     return Step(entry, target, Action.SKIP, "conflict", found.uid)
 
 

@@ -26,7 +26,7 @@ from movekit.export import ExportResult
 from movekit.graph import Graph, Node
 from movekit.importer import ImportResult
 from movekit.journal import Journal
-from movekit.mover import RetireResult
+from movekit.mover import KEPT_GLOBAL, KEPT_SHARED, RetireResult, SourceResumed
 from movekit.plan import Action
 from movekit.printable import printable
 from movekit.refs import ObjectRef
@@ -335,13 +335,35 @@ def verify_json(path: str, bundle: Bundle) -> dict[str, Any]:
                                  "passphrase": encryption["passphrase"]} if encryption else None)
 
 
+def retire_summary(out: Console, result: RetireResult) -> None:
+    if result.dry_run:
+        for verb, refs in (("would delete", result.deleted),
+                           ("already gone", result.already_gone),
+                           ("would leave alone (recreated since the export)", result.recreated)):
+            for ref in refs:
+                out.print(line(f"{verb}: {ref}"))
+        for ref in result.kept:
+            out.print(line(f"would keep: {ref} ({result.why_kept.get(ref, 'kept')})"))
+        out.print(line(f"dry run: would delete {len(result.deleted)}, already gone "
+                       f"{len(result.already_gone)}, kept {len(result.kept)}, left alone "
+                       f"{len(result.recreated)}; nothing was changed"))
+        return
+    out.print(line(f"deleted {len(result.deleted)}, already gone {len(result.already_gone)}, "
+                   f"kept {len(result.kept)} (global or shared), left alone "
+                   f"{len(result.recreated)} (recreated since the export)"))
+    for ref, why in sorted(result.why_kept.items()):
+        if why not in (KEPT_GLOBAL, KEPT_SHARED):
+            out.print(line(f"kept {ref}: {why}"))
+
+
 def retire_json(result: RetireResult) -> dict[str, Any]:
     return _document(
         "RetireResult",
+        dryRun=result.dry_run,
         deleted=[ref_json(r) for r in result.deleted],
         alreadyGone=[ref_json(r) for r in result.already_gone],
         recreated=[ref_json(r) for r in result.recreated],
-        kept=[ref_json(r) for r in result.kept],
+        kept=[{**ref_json(r), "reason": result.why_kept.get(r, "")} for r in result.kept],
     )
 
 
@@ -358,8 +380,16 @@ def move_json(journal: Journal | None, retired: RetireResult | None,
     )
 
 
-def resumed_json(refs: Iterable[ObjectRef]) -> dict[str, Any]:
-    return _document("ResumeSourceResult", resumed=[ref_json(r) for r in refs])
+def resumed_summary(out: Console, result: SourceResumed) -> None:
+    out.print(line(f"resumed {len(result.resumed)} Cluster(s)/ClusterClass(es) in the source"))
+    for ref in result.recreated:
+        out.print(line(f"left alone {ref}: recreated since the export (another UID), not "
+                       "the bundle's"))
+
+
+def resumed_json(result: SourceResumed) -> dict[str, Any]:
+    return _document("ResumeSourceResult", resumed=[ref_json(r) for r in result.resumed],
+                     recreated=[ref_json(r) for r in result.recreated])
 
 
 def error_json(message: str, exit_code: int) -> dict[str, Any]:

@@ -125,13 +125,32 @@ def test_the_secret_alone_in_the_target_is_skipped_and_the_identity_created() ->
 
 
 def test_objects_created_by_this_very_bundle_are_adopted_not_skipped() -> None:
-    existing = {IDENTITY: Existing("target-identity", DIGEST),
-                CREDENTIALS: Existing("target-credentials", DIGEST)}
+    existing = {IDENTITY: Existing("target-identity", DIGEST, own=True),
+                CREDENTIALS: Existing("target-credentials", DIGEST, own=True)}
 
     plan = _plan(_global_identity_bundle(), existing)
 
     assert _actions(plan)[IDENTITY] == (Action.ADOPT, "target-identity")
     assert _actions(plan)[CREDENTIALS] == (Action.ADOPT, "target-credentials")
+
+
+@pytest.mark.parametrize("conflict", list(ConflictPolicy))
+def test_the_bundle_annotation_alone_never_adopts_an_object_that_differs(
+    conflict: ConflictPolicy,
+) -> None:
+    existing = {KUBECONFIG: Existing("target-kubeconfig", DIGEST, own=False)}
+
+    plan = _plan(_global_identity_bundle(), existing, conflict)
+
+    action = {ConflictPolicy.FAIL: Action.SKIP, ConflictPolicy.SKIP: Action.SKIP,
+              ConflictPolicy.UPDATE: Action.UPDATE}[conflict]
+    assert _actions(plan)[KUBECONFIG] == (action, "target-kubeconfig")
+    if conflict is ConflictPolicy.FAIL:
+        assert plan.errors == [f"{KUBECONFIG}: carries this bundle's movekit.io/bundle "
+                               "annotation but differs from the bundle's object, so it is not "
+                               "adopted (--conflict skip or update to proceed)"]
+    else:
+        assert plan.errors == []
 
 
 def test_a_non_global_collision_is_still_a_conflict_next_to_skipped_shared_objects() -> None:

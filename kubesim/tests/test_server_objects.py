@@ -22,6 +22,26 @@ def test_create_assigns_uid_resource_version_and_timestamp_ignoring_a_given_uid(
     assert created.metadata.creation_timestamp.year > 2001
 
 
+def test_another_uid_in_a_patch_is_an_immutable_field_and_in_a_put_a_failed_precondition(
+        kube: Kube) -> None:
+    other = "11111111-2222-3333-4444-555555555555"
+    live = kube.core.create_namespaced_config_map(kube.ns, {"metadata": {"name": "c"},
+                                                            "data": {"a": "1"}})
+    code, body, _ = error_of(lambda: kube.core.patch_namespaced_config_map(
+        "c", kube.ns, {"metadata": {"uid": other}, "data": {"a": "2"}}))
+    assert code == 422 and body["reason"] == "Invalid"
+    assert body["details"]["causes"][0]["field"] == "metadata.uid"
+    assert "field is immutable" in body["message"]
+    code, body, _ = error_of(lambda: kube.core.replace_namespaced_config_map("c", kube.ns, {
+        "metadata": {"name": "c", "uid": other,
+                     "resourceVersion": live.metadata.resource_version},
+        "data": {"a": "3"}}))
+    assert code == 409 and "Precondition failed: UID in precondition" in body["message"]
+    patched = kube.core.patch_namespaced_config_map(
+        "c", kube.ns, {"metadata": {"uid": live.metadata.uid}, "data": {"a": "4"}})
+    assert patched.data == {"a": "4"}
+
+
 def test_resource_versions_increase_with_every_write(kube: Kube) -> None:
     first = kube.core.create_namespaced_config_map(kube.ns, {"metadata": {"name": "a"}})
     second = kube.core.create_namespaced_secret(kube.ns, {"metadata": {"name": "b"}})

@@ -490,7 +490,7 @@ def test_retire_without_a_garbage_collector_lists_what_terminates_and_exits_7_th
     retired = sorted(e.ref for e in bundle.entries if not (e.is_global or e.keep_in_source))
     sim.gc = False
     command = ("retire", "--kubeconfig", src.kubeconfig, "--from-directory", tmp_path / "b",
-               "--retire-timeout", "0.2")
+               "--to-kubeconfig", dst.kubeconfig, "--retire-timeout", "0.2")
     earlier = len(sim.request_log)
 
     stopped = movekit(*command)

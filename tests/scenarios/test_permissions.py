@@ -104,8 +104,9 @@ CASES = {
         "clusterclass-other-namespace", "movekit-move-source", "movekit-move-target", MOVE),
     "move a global identity": Case(
         "global-identity", "movekit-move-source", "movekit-move-target", MOVE),
-    "retire": Case("clusterclass-same-namespace", "movekit-retire", None,
-                   ("retire", "--kubeconfig", SRC, "--from-directory", BUNDLE),
+    "retire": Case("clusterclass-same-namespace", "movekit-retire", "movekit-import-dry-run",
+                   ("retire", "--kubeconfig", SRC, "--to-kubeconfig", DST,
+                    "--from-directory", BUNDLE),
                    before="imported"),
     "resume-source": Case("clusterclass-same-namespace", "movekit-resume-source", None,
                           ("resume-source", "--kubeconfig", SRC, "--from-directory", BUNDLE),
@@ -119,7 +120,8 @@ def _prepare(case: Case, src: Env, dst: Env, namespace: str, bundle: Path) -> No
     with src.client() as source:
         export_bundle(source, ExportOptions(selection=Selection(namespace=namespace),
                                             target=bundle,
-                                            leave_paused=case.before == "left-paused"))
+                                            leave_paused=case.before in ("left-paused",
+                                                                         "imported")))
     if case.before == "imported":
         with dst.client() as target:
             import_bundle(target, bundle, ImportOptions())
@@ -203,7 +205,7 @@ def test_credentials_that_may_not_pause_are_refused_before_anything_is_written(
     ("movekit-export", "list", "secrets", (*EXPORT[:3], "-A", *EXPORT[5:]), "", 6,
      "list secrets in all namespaces: 403 Forbidden"),
     ("movekit-retire", "delete", "secrets",
-     ("retire", "--kubeconfig", SRC, "--from-directory", BUNDLE), "imported", 6,
+     ("retire", "--kubeconfig", SRC, "--from-directory", BUNDLE, "--force"), "imported", 6,
      r"delete secrets c1-\w+ in namespace {ns}: 403 Forbidden"),
 ])
 def test_a_refused_request_names_its_verb_resource_and_namespace(

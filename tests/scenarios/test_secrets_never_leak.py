@@ -246,7 +246,8 @@ def test_export_verify_inspect_import_and_the_air_gap_steps_never_show_secret_va
                               "--to-directory", work / "paused"))
     session.ok(("resume-source", ("resume-source", "--kubeconfig", session.source_kubeconfig,
                                   "--from-directory", work / "paused")))
-    session.ok(("retire", ("retire", "--kubeconfig", session.source_kubeconfig, *bundle)))
+    session.ok(("retire", ("retire", "--kubeconfig", session.source_kubeconfig, *bundle,
+                           "--force")))
 
     session.assert_outputs_clean()
     written = [work / "bundle", work / "bundle.tar.zst", work / "paused",

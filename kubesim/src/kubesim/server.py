@@ -621,7 +621,7 @@ class Api:
             if isinstance(meta, dict) and not meta.get("resourceVersion"):
                 meta["resourceVersion"] = live["metadata"]["resourceVersion"]
             updated = self.store.update_object(rt, namespace, route.name, patched, ctx,
-                                               route.subresource)
+                                               route.subresource, patched=True)
         return self._reply(h, 200, at_version(updated, rt, route.version), ctx)
 
     def _apply(self, h: Handler, rt: ResourceType, route: Route, body: bytes,

@@ -496,10 +496,13 @@ class Store:
     # ---------------------------------------------------------------- update
 
     def update_object(self, rt: ResourceType, namespace: str, name: str, body: Json,
-                      ctx: WriteContext, subresource: str = "", applied: bool = False) -> Json:
+                      ctx: WriteContext, subresource: str = "", applied: bool = False,
+                      patched: bool = False) -> Json:
         """PUT semantics (also the second half of every PATCH).
 
         ``applied``: ``body`` is a server-side apply result whose managedFields stand as they are.
+        ``patched``: ``body`` is a patch result, whose uid is no precondition but a field of
+        the object, and immutable (kube-apiserver: 422, where a PUT's other uid is a 409).
         """
         version = ctx.version or rt.storage_version
         new = self._decode(rt, body, version, ctx)
@@ -522,6 +525,9 @@ class Store:
                     "update"])
             if given_rv and given_rv != live["metadata"]["resourceVersion"]:
                 raise status.conflict(rt.group, rt.plural, name)
+            if patched and meta.get("uid") and meta["uid"] != live["metadata"]["uid"]:
+                raise status.invalid(rt.group, rt.kind, name, [
+                    validation.invalid("metadata.uid", meta["uid"], "field is immutable")])
             _check_uid(rt, name, meta.get("uid"), live)
             new = self._prepare_update(rt, old, new, subresource)
             errors: builtins.list[Any] = []

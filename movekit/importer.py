@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from movekit.admission import (
+    confinement,
+    duplicate_uid_problems,
+    namespace_label_problems,
+    object_problems,
+)
 from movekit.apply import ApplyOptions, Outcome, apply_plan
 from movekit.bundle import Bundle, ObjectEntry, read_bundle
 from movekit.bundle.clusterctl import is_clusterctl_directory, read_clusterctl_directory
@@ -30,6 +36,7 @@ from movekit.plan import (
     TargetFacts,
     make_plan,
     remap_ref,
+    shared_globals,
 )
 from movekit.progress import ProgressLike, reporter_of
 from movekit.refs import GroupKind, ObjectRef
@@ -72,6 +79,7 @@ def plan_import(client: KubeClient, bundle: Bundle, options: PlanOptions) -> Pla
     facts = target_facts(client, bundle.entries, options)
     crds = {GroupKind(k.group, k.kind): k.crd_name for k in bundle.kinds if k.crd_name}
     plan = make_plan(bundle.digest, bundle.entries, bundle.providers, facts, options, crds)
+    plan.errors.extend(admission_problems(client, bundle, plan, facts, options))
     if options.namespace_map:
         unknown = sorted({f"{e.ref.kind}.{e.ref.group}" for e in bundle.entries
                           if not knows_references(e.api_version, e.ref.kind)})
@@ -79,6 +87,34 @@ def plan_import(client: KubeClient, bundle: Bundle, options: PlanOptions) -> Pla
             plan.warnings.append("--namespace-map: namespace references inside these kinds are "
                                  f"not rewritten: {', '.join(unknown)}")
     return plan
+
+
+def admission_problems(client: KubeClient, bundle: Bundle, plan: Plan, facts: TargetFacts,
+                       options: PlanOptions) -> list[str]:
+    """Every object against what the operator allowed and what the target would accept
+    (:mod:`movekit.admission`), so that nothing fails half-way for a reason inside the bundle."""
+    confined = confinement(bundle.selection, bundle.entries, bundle.providers, facts.providers,
+                           options.namespace_map, allowed=options.allow_namespaces,
+                           secret_types=options.allow_secret_types,
+                           pod_security_labels=options.allow_pod_security_labels)
+    scopes = {(r.api_version, r.kind): r.namespaced for r in client.resources()}
+    ordered = sorted(bundle.entries, key=lambda e: (e.wave, e.ref))
+    shared = shared_globals(ordered)
+    owner_kinds = {e.source_uid: e.ref.group_kind for e in ordered}
+    problems = duplicate_uid_problems(ordered)
+    for entry in ordered:
+        problems.extend(object_problems(
+            entry, remap_ref(entry.ref, options.namespace_map), bundle.load(entry),
+            namespaced=scopes.get((entry.api_version, entry.ref.kind)),
+            shared=entry.ref in shared and bool(entry.ref.namespace), owner_kinds=owner_kinds,
+            confined=confined))
+    created = set(plan.namespaces_to_create)
+    for name, facts_of in namespace_facts(bundle, options.namespace_map).items():
+        if name in created:
+            where = "the manifest" if "name" in facts_of else "its Namespace object"
+            problems.extend(namespace_label_problems(name, facts_of["labels"],
+                                                     facts_of["annotations"], confined, where))
+    return problems
 
 
 def import_bundle(

@@ -37,6 +37,7 @@ from typing import Any
 from movekit.bundle import ObjectEntry
 from movekit.model import Provider, Selection
 from movekit.refs import GroupKind, ObjectRef, split_api_version
+from movekit.sanitize import SERVER_SET_METADATA
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 POD_SECURITY_PREFIX = "pod-security.kubernetes.io/"
@@ -211,9 +212,10 @@ def _metadata_problems(entry: ObjectEntry, meta: Mapping[str, Any],
     generate = meta.get("generateName")
     if generate is not None and not isinstance(generate, str):
         problems.append(f"metadata.generateName is {_type(generate)}, not a string")
-    if meta.get("resourceVersion") is not None:
-        problems.append("metadata.resourceVersion is set; the API server refuses to create an "
-                        "object that carries one")
+    for field_name in SERVER_SET_METADATA:
+        if meta.get(field_name) is not None:
+            problems.append(f"metadata.{field_name} is set; only the API server sets it, and "
+                            "it refuses or misreads an object to create that carries one")
     problems.extend(_string_map_problems(meta, "labels", _label_problem))
     problems.extend(_string_map_problems(meta, "annotations", _annotation_problem))
     annotations = meta.get("annotations")
@@ -361,7 +363,9 @@ def _secret_problems(obj: Mapping[str, Any], confined: Confinement) -> list[str]
     elif secret_type in API_ACCESS_SECRET_TYPES and secret_type not in confined.secret_types:
         problems.append(f"a Secret of type {secret_type} grants access to the API server; "
                         f"--allow-secret-type {secret_type} permits it")
+    problems.extend(_immutable_problem(obj))
     total = 0
+    keys: set[str] = set()
     for field_name, decode in (("data", True), ("stringData", False)):
         value = obj.get(field_name)
         if value is None:
@@ -371,26 +375,63 @@ def _secret_problems(obj: Mapping[str, Any], confined: Confinement) -> list[str]
             continue
         for key, item in value.items():
             where = f"{field_name}[{_shown(key)}]"
-            if not isinstance(key, str) or len(key) > 253 or not _CONFIG_KEY.match(key):
+            if not _is_config_key(key):
                 problems.append(f"{where}: the key is not a valid Secret key")
             elif not isinstance(item, str):
                 problems.append(f"{where} is {_type(item)}, not a string")
-            elif decode:
-                decoded = _base64_length(item)
-                if decoded is None:
+            else:
+                keys.add(key)
+                length = _base64_length(item) if decode else len(item.encode())
+                if length is None:
                     problems.append(f"{where} is not base64")
                 else:
-                    total += decoded
-            else:
-                total += len(item.encode())
+                    total += length
     if total > MAX_DATA_BYTES:
         problems.append(f"the data is {total} bytes, over the API server's limit of "
                         f"{MAX_DATA_BYTES} (1 MiB)")
+    if isinstance(secret_type, str) and not problems:
+        problems.extend(_typed_secret_problems(obj, secret_type, keys))
     return problems
 
 
+# What the API server requires of Secrets of these types: a key of each group.
+_TYPED_SECRET_KEYS: Mapping[str, tuple[frozenset[str], ...]] = {
+    "kubernetes.io/tls": (frozenset({"tls.crt"}), frozenset({"tls.key"})),
+    "kubernetes.io/dockercfg": (frozenset({".dockercfg"}),),
+    "kubernetes.io/dockerconfigjson": (frozenset({".dockerconfigjson"}),),
+    "kubernetes.io/basic-auth": (frozenset({"username", "password"}),),
+    "kubernetes.io/ssh-auth": (frozenset({"ssh-privatekey"}),),
+}
+_SERVICE_ACCOUNT_ANNOTATION = "kubernetes.io/service-account.name"
+
+
+def _typed_secret_problems(obj: Mapping[str, Any], secret_type: str,
+                           keys: set[str]) -> list[str]:
+    problems = [f"a Secret of type {secret_type} needs the key {' or '.join(sorted(group))}"
+                for group in _TYPED_SECRET_KEYS.get(secret_type, ()) if not keys & group]
+    annotations = (obj.get("metadata") or {}).get("annotations")
+    if secret_type == "kubernetes.io/service-account-token" and not (
+            isinstance(annotations, Mapping) and annotations.get(_SERVICE_ACCOUNT_ANNOTATION)):
+        problems.append(f"a Secret of type {secret_type} needs the annotation "
+                        f"{_SERVICE_ACCOUNT_ANNOTATION}")
+    return problems
+
+
+def _immutable_problem(obj: Mapping[str, Any]) -> list[str]:
+    value = obj.get("immutable")
+    if value is not None and not isinstance(value, bool):
+        return [f"immutable is {_type(value)}, not a boolean"]
+    return []
+
+
+def _is_config_key(key: Any) -> bool:
+    """A key of a Secret's or a ConfigMap's data, as the API server accepts it."""
+    return (isinstance(key, str) and len(key) <= 253 and bool(_CONFIG_KEY.match(key))
+            and key not in (".", "..") and not key.startswith(".."))
+
+
 def _config_map_problems(obj: Mapping[str, Any]) -> list[str]:
-    problems = []
+    problems = _immutable_problem(obj)
     total = 0
     keys: set[str] = set()
     for field_name, decode in (("data", False), ("binaryData", True)):
@@ -402,7 +443,7 @@ def _config_map_problems(obj: Mapping[str, Any]) -> list[str]:
             continue
         for key, item in value.items():
             where = f"{field_name}[{_shown(key)}]"
-            if not isinstance(key, str) or len(key) > 253 or not _CONFIG_KEY.match(key):
+            if not _is_config_key(key):
                 problems.append(f"{where}: the key is not a valid ConfigMap key")
             elif key in keys:
                 problems.append(f"{where}: the key is in both data and binaryData")

@@ -12,9 +12,9 @@ mutations of the objects: the import is refused before any write, or completes i
 from __future__ import annotations
 
 import copy
-import re
 import hashlib
 import json
+import re
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -24,15 +24,15 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes import config as k8s_config
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
+from kubernetes import config as k8s_config
 
 from kubesim import KubeSim
 from kubesim.capi.topologies import TOPOLOGIES, seed
 from movekit import cli
-from movekit.bundle import object_path, read_bundle
-from movekit.errors import PartialFailure, PrecheckFailed
+from movekit.bundle import object_path
+from movekit.errors import PrecheckFailed
 from movekit.export import ExportOptions, export_bundle
 from movekit.kube import KubeClient
 from movekit.model import Selection
@@ -119,7 +119,7 @@ class Edit:
         return loaded
 
     def put(self, entry: Doc, obj: Doc) -> None:
-        self.files[entry["file"]] = json.dumps(obj, indent=1).encode()
+        self.files[entry["file"]] = json.dumps(obj, indent=1, ensure_ascii=False).encode()
 
     def change(self, kind: str, name_part: str, how: Callable[[Doc], None]) -> Doc:
         entry = self.entry(kind, name_part)
@@ -153,7 +153,8 @@ class Edit:
         entry = copy.deepcopy(self.entry(like))
         entry.update(apiVersion=obj["apiVersion"], kind=obj["kind"],
                      namespace=meta.get("namespace", ""), name=meta["name"],
-                     sourceUID=f"uid-added-{meta['name'].replace('.', '-')}", wave=wave, owners=[], softOwners=[])
+                     sourceUID=f"uid-added-{meta['name'].replace('.', '-')}", wave=wave,
+                     owners=[], softOwners=[])
         entry["flags"] = {"global": False, "keepInSource": False, "wasPaused": None}
         entry["file"] = object_path(_ref(entry))
         self.manifest["objects"].append(entry)
@@ -254,8 +255,8 @@ def _manifest_namespace(field_name: str, key: str) -> Make:
 def _claimed_provider(e: Edit, ns: str) -> str:
     e.manifest["providers"].append({"name": "infrastructure-evil", "namespace": f"{ns}-victim",
                                     "type": "InfrastructureProvider", "version": "v0.0.1"})
-    entry = e.entry("Secret", "") if False else next(
-        o for o in e.manifest["objects"] if o["kind"] == "Secret" and o["flags"]["keepInSource"])
+    entry = next(o for o in e.manifest["objects"]
+                 if o["kind"] == "Secret" and o["flags"]["keepInSource"])
     e.relocate(entry, f"{ns}-victim")
     return str(_ref(entry))
 
@@ -495,15 +496,15 @@ def _writes(ground: Ground) -> int:
 
 def present(ground: Ground, path: Path, namespace_map: dict[str, str] | None = None
             ) -> set[ObjectRef]:
-    """The bundle's objects (and their namespaces) that the target holds."""
-    bundle = read_bundle(path)
+    """The objects the bundle's manifest lists (and their namespaces) that the target holds."""
+    manifest = json.loads((path / "manifest.json").read_text())
     found = set()
     with KubeClient(ground.kubeconfig) as client:
         namespaces = client.resource("v1", "Namespace")
         assert namespaces is not None
-        for entry in bundle.entries:
-            ref = remap_ref(entry.ref, namespace_map or {})
-            res = client.resource(entry.api_version, ref.kind)
+        for entry in manifest["objects"]:
+            ref = remap_ref(_ref(entry), namespace_map or {})
+            res = client.resource(entry["apiVersion"], ref.kind)
             if res is not None and res.namespaced == bool(ref.namespace) and client.get(
                     res, ref.namespace, ref.name) is not None:
                 found.add(ref)
@@ -541,3 +542,94 @@ def test_an_import_beyond_the_selection_or_the_api_servers_rules_is_refused_befo
                                monkeypatch=monkeypatch, capsys=capsys)
         assert code == 0, stderr
         assert _writes(ground) == writes
+
+
+# --- random shapes -----------------------------------------------------------------------------
+
+# Printable: an object file that YAML cannot hold is refused as an invalid bundle, not planned.
+TEXT = st.characters(min_codepoint=0x20, max_codepoint=0xD7FF,
+                     blacklist_categories=("Cc", "Cs", "Co"))
+JUNK = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=False)
+    | st.text(TEXT, max_size=8)
+    | st.sampled_from(["", "a b", "-x", "UPPER", "a/b/c", "..", "x" * 70, "bm90IGJhc2U2NA==",
+                       "not base64!"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["a", "b/c", "", "x.io/y", "a b", "k" * 70]), inner, max_size=3),
+    max_leaves=6,
+)
+NAMES = st.sampled_from(["ok", "example.com/ok", "", "-bad", "Bad", "a b", "a/b/c", "x" * 64,
+                         f"{'d' * 254}/k", "kubernetes.io/service-account.name"])
+VALUES = st.one_of(
+    JUNK,
+    st.dictionaries(NAMES, st.sampled_from(["v", "", "a b", "x" * 64, "-v"]), max_size=3),
+    st.lists(NAMES, max_size=3),
+    st.builds(lambda n: {"note": "x" * n}, st.sampled_from([10, 200 * 1024, 300 * 1024])),
+)
+# Where a mutation lands; a path into an object, created as needed.
+FIELDS = st.sampled_from([
+    ("metadata", "labels"), ("metadata", "annotations"), ("metadata", "finalizers"),
+    ("metadata", "ownerReferences"), ("metadata", "generateName"), ("metadata", "managedFields"),
+    ("metadata", "creationTimestamp"), ("metadata", "labels", "tier"),
+    ("metadata", "annotations", "note"), ("metadata", "ownerReferences", 0, "uid"),
+    ("metadata", "ownerReferences", 0, "controller"), ("spec",), ("data",), ("stringData",),
+    ("type",), ("immutable",),
+])
+SECRET_TYPES = st.sampled_from(["Opaque", "kubernetes.io/tls", "kubernetes.io/basic-auth",
+                                "kubernetes.io/dockerconfigjson", SA, BOOTSTRAP])
+
+
+def _set(obj: Doc, path: tuple[str | int, ...], value: Any) -> None:
+    here: Any = obj
+    for step in path[:-1]:
+        if isinstance(here, dict):
+            if not isinstance(here.get(step), dict | list):
+                here[step] = {}
+            here = here[step]
+        elif isinstance(here, list) and isinstance(step, int) and step < len(here):
+            here = here[step]
+        else:
+            return  # nothing there to change: the mutation is a no-op
+    last = path[-1]
+    if isinstance(here, dict) or (isinstance(last, int) and last < len(here)):
+        here[last] = value
+
+
+@settings(max_examples=30, deadline=None, derandomize=True,
+          phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_resealed_random_shape_is_refused_before_any_write_or_imported_in_full(
+        ground: Ground, data: st.DataObject, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    mutations = data.draw(st.lists(st.tuples(st.integers(0, 10), FIELDS, VALUES | SECRET_TYPES),
+                                   min_size=1, max_size=3))
+
+    def make(e: Edit, ns: str) -> str:
+        for index, path, value in mutations:
+            entry = e.manifest["objects"][index % len(e.manifest["objects"])]
+            obj = e.obj(entry)
+            _set(obj, path, value)
+            e.put(entry, obj)
+        return ""
+
+    ground.made.append(f"{ground.namespace}-h{len(ground.made)}")
+    mapping = {ground.namespace: ground.made[-1]}
+    path, _ = _case_bundle(ground, "random", make)
+    writes, before = _writes(ground), present(ground, path, mapping)
+
+    code, stderr = _import(path, ground, "--namespace-map",
+                           f"{ground.namespace}={ground.made[-1]}", "--conflict", "skip",
+                           monkeypatch=monkeypatch, capsys=capsys)
+
+    event(f"exit {code}")
+    assert "Traceback" not in stderr
+    assert code in (0, 3, 4), stderr  # imported, or refused as invalid or by the plan
+    after = present(ground, path, mapping)
+    if code != 0:
+        assert stderr.startswith("error: "), stderr
+        assert_nothing_written(ground, writes, before, after)
+        return
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert {remap_ref(_ref(e), mapping) for e in manifest["objects"]} <= after, stderr

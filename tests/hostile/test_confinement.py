@@ -595,7 +595,7 @@ def _set(obj: Doc, path: tuple[str | int, ...], value: Any) -> None:
         here[last] = value
 
 
-@settings(max_examples=30, deadline=None, derandomize=True,
+@settings(max_examples=20, deadline=None, derandomize=True,
           phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])

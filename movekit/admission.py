@@ -53,11 +53,11 @@ NAMESPACE = GroupKind("", "Namespace")
 SECRET = GroupKind("", "Secret")
 CONFIG_MAP = GroupKind("", "ConfigMap")
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 _CONFLICTING_FINALIZERS = frozenset({"orphan", "foregroundDeletion"})
 
 
@@ -158,7 +158,7 @@ def object_problems(entry: ObjectEntry, target: ObjectRef, obj: Any, *,
         return [*problems, f"{target}: metadata is not a mapping"]
     problems.extend(f"{target}: {p}" for p in _metadata_problems(entry, meta, owner_kinds))
     for field_name in ("spec",):
-        if field_name in obj and not isinstance(obj[field_name], Mapping):
+        if obj.get(field_name) is not None and not isinstance(obj[field_name], Mapping):
             problems.append(f"{target}: {field_name} is {_type(obj[field_name])}, not a mapping")
     if entry.ref.group_kind == SECRET:
         problems.extend(f"{target}: {p}" for p in _secret_problems(obj, confined))
@@ -204,10 +204,10 @@ def _metadata_problems(entry: ObjectEntry, meta: Mapping[str, Any],
     problems: list[str] = []
     name = meta.get("name")
     if entry.ref.group_kind == NAMESPACE:
-        if not isinstance(name, str) or len(name) > 63 or not _DNS_LABEL.match(name):
+        if not isinstance(name, str) or len(name) > 63 or not _DNS_LABEL.fullmatch(name):
             problems.append(f"metadata.name {_shown(name)} is not a DNS label, as a "
                             "Namespace's name must be")
-    elif not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+    elif not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
         problems.append(f"metadata.name {_shown(name)} is not a DNS subdomain")
     generate = meta.get("generateName")
     if generate is not None and not isinstance(generate, str):
@@ -220,7 +220,7 @@ def _metadata_problems(entry: ObjectEntry, meta: Mapping[str, Any],
     problems.extend(_string_map_problems(meta, "annotations", _annotation_problem))
     annotations = meta.get("annotations")
     if isinstance(annotations, Mapping):
-        total = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in annotations.items())
+        total = sum(_bytes(str(k)) + _bytes(str(v)) for k, v in annotations.items())
         if total > MAX_ANNOTATIONS_BYTES:
             problems.append(f"metadata.annotations total {total} bytes, over the API server's "
                             f"limit of {MAX_ANNOTATIONS_BYTES} (256 KiB)")
@@ -252,7 +252,7 @@ def _label_problem(key: str, value: str) -> str | None:
     problem = _qualified_name_problem(key)
     if problem:
         return problem
-    if len(value) > 63 or not _LABEL_VALUE.match(value):
+    if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
         return f"value {_shown(value)} is not a valid label value"
     return None
 
@@ -264,9 +264,9 @@ def _annotation_problem(key: str, _value: str) -> str | None:
 def _qualified_name_problem(key: str) -> str | None:
     """A key as labels, annotations and finalizers need it: ``[prefix/]name``."""
     prefix, slash, name = key.rpartition("/")
-    if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+    if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
         return f"the key's prefix {_shown(prefix)} is not a DNS subdomain"
-    if len(name) > 63 or not _QUALIFIED_NAME.match(name):
+    if len(name) > 63 or not _QUALIFIED_NAME.fullmatch(name):
         return f"{_shown(key)} is not a qualified name ([prefix/]name, name at most 63 " \
                "characters of letters, digits, '-', '_' and '.')"
     return None
@@ -381,7 +381,7 @@ def _secret_problems(obj: Mapping[str, Any], confined: Confinement) -> list[str]
                 problems.append(f"{where} is {_type(item)}, not a string")
             else:
                 keys.add(key)
-                length = _base64_length(item) if decode else len(item.encode())
+                length = _base64_length(item) if decode else _bytes(item)
                 if length is None:
                     problems.append(f"{where} is not base64")
                 else:
@@ -426,7 +426,7 @@ def _immutable_problem(obj: Mapping[str, Any]) -> list[str]:
 
 def _is_config_key(key: Any) -> bool:
     """A key of a Secret's or a ConfigMap's data, as the API server accepts it."""
-    return (isinstance(key, str) and len(key) <= 253 and bool(_CONFIG_KEY.match(key))
+    return (isinstance(key, str) and len(key) <= 253 and bool(_CONFIG_KEY.fullmatch(key))
             and key not in (".", "..") and not key.startswith(".."))
 
 
@@ -451,7 +451,7 @@ def _config_map_problems(obj: Mapping[str, Any]) -> list[str]:
                 problems.append(f"{where} is {_type(item)}, not a string")
             else:
                 keys.add(key)
-                length = _base64_length(item) if decode else len(item.encode())
+                length = _base64_length(item) if decode else _bytes(item)
                 if length is None:
                     problems.append(f"{where} is not base64")
                 else:
@@ -472,7 +472,12 @@ def _base64_length(text: str) -> int | None:
 # --- wording --------------------------------------------------------------------------------
 
 def _size(obj: Mapping[str, Any]) -> int:
-    return len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode())
+    return _bytes(json.dumps(obj, separators=(",", ":"), ensure_ascii=False))
+
+
+def _bytes(text: str) -> int:
+    """Its length in UTF-8; a lone surrogate (which JSON can escape) counts as three bytes."""
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _type(value: Any) -> str:

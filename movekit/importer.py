@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +103,11 @@ def admission_problems(client: KubeClient, bundle: Bundle, plan: Plan, facts: Ta
     owner_kinds = {e.source_uid: e.ref.group_kind for e in ordered}
     problems = duplicate_uid_problems(ordered)
     for entry in ordered:
+        target = remap_ref(entry.ref, options.namespace_map)
+        if entry.ref.group_kind == NAMESPACE:
+            target = replace(target, name=options.namespace_map.get(target.name, target.name))
         problems.extend(object_problems(
-            entry, remap_ref(entry.ref, options.namespace_map), bundle.load(entry),
+            entry, target, bundle.load(entry),
             namespaced=scopes.get((entry.api_version, entry.ref.kind)),
             shared=entry.ref in shared and bool(entry.ref.namespace), owner_kinds=owner_kinds,
             confined=confined))

@@ -425,6 +425,8 @@ CASES = [
          r"metadata.labels\['tier'\] is a number, not a string"),
     Case("label-value-syntax", _meta(lambda m: m.update(labels={"tier": "a b"})),
          r"value 'a b' is not a valid label value"),
+    Case("label-value-newline", _meta(lambda m: m.update(labels={"tier": "web\n"})),
+         r"value 'web\\n' is not a valid label value"),
     Case("label-key-syntax", _meta(lambda m: m.update(labels={"-bad/key": "v"})),
          r"prefix '-bad' is not a DNS subdomain"),
     Case("annotation-key-syntax", _meta(lambda m: m.update(annotations={"a b": "v"})),

@@ -167,6 +167,24 @@ def _export(client: KubeClient, options: ExportOptions, progress: ConsoleReporte
           lambda: render.export_summary(out, result, dry_run=options.dry_run))
 
 
+AllowNamespace = Annotated[list[str] | None, typer.Option(
+    help="Also allow writing in this target namespace: outside the bundle's selection, a system "
+         "namespace or one of the target's provider namespaces (repeatable).")]
+AllowSecretType = Annotated[list[str] | None, typer.Option(
+    help="Also allow Secrets of this type that grant API access, such as "
+         "kubernetes.io/service-account-token (repeatable).")]
+AllowPodSecurityLabels = Annotated[bool, typer.Option(
+    help="Create namespaces with the bundle's pod-security.kubernetes.io/ labels.")]
+
+
+def _allowances(namespaces: list[str] | None, secret_types: list[str] | None,
+                pod_security_labels: bool) -> dict[str, Any]:
+    """The PlanOptions fields of the --allow-* flags that widen where an import writes."""
+    return {"allow_namespaces": frozenset(namespaces or []),
+            "allow_secret_types": frozenset(secret_types or []),
+            "allow_pod_security_labels": pod_security_labels}
+
+
 @app.command("import")
 def import_(
     from_directory: Annotated[Path | None, typer.Option(
@@ -185,6 +203,9 @@ def import_(
         help="Import even when the target's providers are missing or older.")] = False,
     allow_kind: Annotated[list[str] | None, typer.Option(
         help="Also allow importing this Kind.group (repeatable).")] = None,
+    allow_namespace: AllowNamespace = None,
+    allow_secret_type: AllowSecretType = None,
+    allow_pod_security_labels: AllowPodSecurityLabels = False,
     leave_paused: Annotated[bool, typer.Option(
         help="Leave imported Clusters and ClusterClasses paused.")] = False,
     identity: Annotated[list[Path] | None, typer.Option(
@@ -206,7 +227,9 @@ def import_(
     options = ImportOptions(
         plan=PlanOptions(conflict=policy, namespace_map=mapping,
                          skip_provider_check=skip_provider_check,
-                         allow_kinds=frozenset(_group_kind(k) for k in allow_kind or [])),
+                         allow_kinds=frozenset(_group_kind(k) for k in allow_kind or []),
+                         **_allowances(allow_namespace, allow_secret_type,
+                                       allow_pod_security_labels)),
         apply=ApplyOptions(workers=workers, leave_paused=leave_paused, namespace_map=mapping),
         dry_run=dry_run,
         expect_digest=expect_digest,
@@ -229,10 +252,11 @@ def _import(client: KubeClient, path: Path, options: ImportOptions, progress: Co
           lambda: render.import_summary(out, result, dry_run=options.dry_run))
 
 
+_IMPORT_ONLY = ("allow_namespace", "allow_secret_type", "allow_pod_security_labels")
 # The flags of move that its export-only and import-only modes have no use for.
 _NOT_FOR_EXPORT_ONLY = ("to_kubeconfig", "to_context", "from_directory", "journal",
                         "resume_journal", "rollback_journal", "no_rollback", "conflict",
-                        "retire_timeout", "workers")
+                        "retire_timeout", "workers", *_IMPORT_ONLY)
 _NOT_FOR_IMPORT_ONLY = ("namespace", "all_namespaces", "cluster", "to_directory",
                         "clusterctl_layout", "journal", "resume_journal", "rollback_journal",
                         "force", "no_rollback", "block_move_timeout", "retire_timeout")
@@ -259,6 +283,9 @@ def move_(
         "--clusterctl-layout", help="With --to-directory: write clusterctl's layout.")] = False,
     from_directory: Annotated[Path | None, typer.Option(
         help="Only import from this directory (as clusterctl move --from-directory).")] = None,
+    allow_namespace: AllowNamespace = None,
+    allow_secret_type: AllowSecretType = None,
+    allow_pod_security_labels: AllowPodSecurityLabels = False,
     journal: Annotated[Path | None, typer.Option(
         help="Journal file (default: ./movekit-move-<time>.journal.json).")] = None,
     resume_journal: Annotated[Path | None, typer.Option(
@@ -299,9 +326,12 @@ def move_(
         return _import(
             KubeClient(to_kubeconfig or kubeconfig, to_context or context, qps=qps, burst=burst,
                        connections=max(workers * 2, 8)),
-            from_directory, ImportOptions(plan=PlanOptions(conflict=policy),
+            from_directory, ImportOptions(plan=PlanOptions(conflict=policy, **_allowances(
+                allow_namespace, allow_secret_type, allow_pod_security_labels)),
                                           apply=ApplyOptions(workers=workers), dry_run=dry_run),
             say, output)
+    # A live move imports what it exported itself, with the selection given here.
+    _refuse_flags(ctx, "without --from-directory", _IMPORT_ONLY)
     options_journal = resume_journal or rollback_journal
     if options_journal is not None:
         record = Journal.load(options_journal)

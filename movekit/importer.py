@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from movekit.admission import (
+    confinement,
+    duplicate_uid_problems,
+    namespace_label_problems,
+    object_problems,
+)
 from movekit.apply import ApplyOptions, Outcome, apply_plan, created_from, prepare_object
 from movekit.bundle import Bundle, ObjectEntry, read_bundle
 from movekit.bundle.clusterctl import is_clusterctl_directory, read_clusterctl_directory
@@ -30,6 +36,7 @@ from movekit.plan import (
     TargetFacts,
     make_plan,
     remap_ref,
+    shared_globals,
 )
 from movekit.progress import ProgressLike, reporter_of
 from movekit.refs import GroupKind, ObjectRef
@@ -72,6 +79,7 @@ def plan_import(client: KubeClient, bundle: Bundle, options: PlanOptions) -> Pla
     facts = target_facts(client, bundle.entries, options, bundle)
     crds = {GroupKind(k.group, k.kind): k.crd_name for k in bundle.kinds if k.crd_name}
     plan = make_plan(bundle.digest, bundle.entries, bundle.providers, facts, options, crds)
+    plan.errors.extend(admission_problems(client, bundle, plan, facts, options))
     if options.namespace_map:
         unknown = sorted({f"{e.ref.kind}.{e.ref.group}" for e in bundle.entries
                           if not knows_references(e.api_version, e.ref.kind)})
@@ -79,6 +87,37 @@ def plan_import(client: KubeClient, bundle: Bundle, options: PlanOptions) -> Pla
             plan.warnings.append("--namespace-map: namespace references inside these kinds are "
                                  f"not rewritten: {', '.join(unknown)}")
     return plan
+
+
+def admission_problems(client: KubeClient, bundle: Bundle, plan: Plan, facts: TargetFacts,
+                       options: PlanOptions) -> list[str]:
+    """Every object against what the operator allowed and what the target would accept
+    (:mod:`movekit.admission`), so that nothing fails half-way for a reason inside the bundle."""
+    confined = confinement(bundle.selection, bundle.entries, bundle.providers, facts.providers,
+                           options.namespace_map, allowed=options.allow_namespaces,
+                           secret_types=options.allow_secret_types,
+                           pod_security_labels=options.allow_pod_security_labels)
+    scopes = {(r.api_version, r.kind): r.namespaced for r in client.resources()}
+    ordered = sorted(bundle.entries, key=lambda e: (e.wave, e.ref))
+    shared = shared_globals(ordered)
+    owner_kinds = {e.source_uid: e.ref.group_kind for e in ordered}
+    problems = duplicate_uid_problems(ordered)
+    for entry in ordered:
+        target = remap_ref(entry.ref, options.namespace_map)
+        if entry.ref.group_kind == NAMESPACE:
+            target = replace(target, name=options.namespace_map.get(target.name, target.name))
+        problems.extend(object_problems(
+            entry, target, bundle.load(entry),
+            namespaced=scopes.get((entry.api_version, entry.ref.kind)),
+            shared=entry.ref in shared and bool(entry.ref.namespace), owner_kinds=owner_kinds,
+            confined=confined))
+    created = set(plan.namespaces_to_create)
+    for name, facts_of in namespace_facts(bundle, options.namespace_map).items():
+        if name in created:
+            where = "the manifest" if "name" in facts_of else "its Namespace object"
+            problems.extend(namespace_label_problems(name, facts_of["labels"],
+                                                     facts_of["annotations"], confined, where))
+    return problems
 
 
 def import_bundle(
@@ -237,4 +276,8 @@ def _holds_own(bundle: Bundle, entry: ObjectEntry, live: Mapping[str, Any],
                               target_uids)
     except OwnerNotImported:
         return False  # an owner is not in the target: nothing of ours can point at it
+    except (TypeError, ValueError, AttributeError):
+        # Metadata of the wrong shape: admission refuses the object in the same plan, and
+        # nothing in the target can hold what it would never have created.
+        return False
     return created_from(body, live)

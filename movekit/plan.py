@@ -75,6 +75,10 @@ class PlanOptions:
     namespace_map: Mapping[str, str] = field(default_factory=dict)
     skip_provider_check: bool = False
     allow_kinds: frozenset[GroupKind] = frozenset()
+    # Where else an import may write, and what it may create there (movekit.admission).
+    allow_namespaces: frozenset[str] = frozenset()
+    allow_secret_types: frozenset[str] = frozenset()
+    allow_pod_security_labels: bool = False
 
 
 @dataclass(frozen=True)

@@ -330,8 +330,11 @@ def move_(
                 allow_namespace, allow_secret_type, allow_pod_security_labels)),
                                           apply=ApplyOptions(workers=workers), dry_run=dry_run),
             say, output)
-    # A live move imports what it exported itself, with the selection given here.
-    _refuse_flags(ctx, "without --from-directory", _IMPORT_ONLY)
+    if allow_pod_security_labels:
+        # A live move imports what it exported itself: the source's labels come along.
+        raise UsageError("move copies the source's namespace labels; --allow-pod-security-labels "
+                         "is for import and move --from-directory")
+    namespaces, secret_types = frozenset(allow_namespace or []), frozenset(allow_secret_type or [])
     options_journal = resume_journal or rollback_journal
     if options_journal is not None:
         record = Journal.load(options_journal)
@@ -348,7 +351,7 @@ def move_(
             retired = _resumable(record.path, lambda: resume(record, src, dst, MoveOptions(
                 selection=Selection(namespace=None), workers=workers, conflict=policy,
                 block_move_timeout=block_move_timeout, retire_timeout=retire_timeout,
-                force=force), say))
+                force=force, allow_namespaces=namespaces, allow_secret_types=secret_types), say))
         _emit(output, render.move_json(record, retired),
               lambda: render.move_summary(out, record, retired))
         return
@@ -363,6 +366,7 @@ def move_(
         selection=selection, journal=journal, dry_run=dry_run, force=force,
         rollback_on_failure=not no_rollback, block_move_timeout=block_move_timeout,
         retire_timeout=retire_timeout, workers=workers, conflict=policy,
+        allow_namespaces=namespaces, allow_secret_types=secret_types,
     )
     with KubeClient(kubeconfig, context, qps=qps, burst=burst) as src, \
             KubeClient(to_kubeconfig, to_context, qps=qps, burst=burst,

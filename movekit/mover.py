@@ -72,6 +72,9 @@ class MoveOptions:
     block_move_timeout: float = 300.0
     retire_timeout: float = DEFAULT_RETIRE_TIMEOUT
     workers: int = _WORKERS
+    # Where the import may write beyond the selection (see movekit.admission).
+    allow_namespaces: frozenset[str] = frozenset()
+    allow_secret_types: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -233,7 +236,7 @@ def _drive(
         if journal.phase == Phase.EXPORTED:
             bundle = _verified(bundle_dir, journal, say)
             import_verified(target, bundle, ImportOptions(
-                plan=PlanOptions(conflict=options.conflict),
+                plan=_plan_options(options),
                 apply=ApplyOptions(workers=options.workers, leave_paused=True),
                 expect_digest=journal.bundle_digest), say)
             journal.advance(Phase.IMPORTED)
@@ -276,6 +279,15 @@ def _verified(bundle_dir: Path, journal: Journal, say: Reporter) -> Bundle:
 def _note_retired(journal: Journal, files: Iterable[str]) -> None:
     journal.retired = sorted(set(journal.retired) | set(files))
     journal.save()
+
+
+def _plan_options(options: MoveOptions) -> PlanOptions:
+    # The bundle of a live move is what this run just read from the source, in the selection
+    # given on its command line: the source's namespace labels (Pod Security included) are
+    # what the operator moves, not an untrusted file's claim.
+    return PlanOptions(conflict=options.conflict, allow_namespaces=options.allow_namespaces,
+                       allow_secret_types=options.allow_secret_types,
+                       allow_pod_security_labels=True)
 
 
 def check_target(target: KubeClient, preview: ExportResult,

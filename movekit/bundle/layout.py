@@ -43,11 +43,12 @@ MAX_PATH_LENGTH = 1024  # object paths are at most ~600 characters (253 + 253 + 
 MAX_YAML_DEPTH = MAX_DEPTH  # nesting of mappings and sequences; real objects stay under 30
 # Values, counted before or while parsing: a small archive of tiny values ("[{},{},...]")
 # would otherwise build a Python object of some 70 bytes for every 3 bytes it holds. A
-# 1,000-cluster bundle has 1.5 million JSON values in its manifest and 5 million YAML nodes in
-# all its object files; its largest file has 1,000. docs/bundle-limits.md gives the memory.
-MAX_MANIFEST_VALUES = 5_000_000  # JSON values of manifest.json (~100,000 object entries)
-MAX_FILE_VALUES = 1_000_000  # YAML nodes, keys included, or JSON values of one object file
-MAX_BUNDLE_VALUES = 20_000_000  # the same, over all the object and CRD files of a bundle
+# 1,000-cluster bundle has 0.8 million JSON values in its manifest (64 MiB of such entries,
+# 1.8 million) and 7.6 million YAML nodes in its object files, at most 1,000 in one file.
+# docs/bundle-limits.md gives the memory they bound.
+MAX_MANIFEST_VALUES = 2_500_000  # JSON values of manifest.json
+MAX_FILE_VALUES = 1_000_000  # YAML nodes (keys included) or JSON values of one object file
+MAX_BUNDLE_VALUES = 25_000_000  # the same, over all the object and CRD files of a bundle
 
 
 class BundleDefect(Exception):

@@ -14,8 +14,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from movekit.bundle import dump_yaml
-from movekit.bundle import layout
+from movekit.bundle import dump_yaml, layout
 from movekit.bundle.layout import (
     BundleDefect,
     ValueBudget,
@@ -143,8 +142,8 @@ def test_an_empty_key_is_refused_and_a_quoted_one_is_read() -> None:
     (b"a: \x1b[2J\n", "not valid YAML"),
     (b"a: \x7f\n", "not valid YAML"),
     (b"a: b\x00c\n", "NUL byte"),
-    ("a: \"\\ud800\"\n".encode(), "not valid YAML"),
-    ("a: \"\\ud83d\\ude00\"\n".encode(), "not valid YAML"),
+    (b"a: \"\\ud800\"\n", "not valid YAML"),
+    (b"a: \"\\ud83d\\ude00\"\n", "not valid YAML"),
     ("a: 1\n".encode("utf-16"), "NUL byte"),
     (b"a: \xc0\xaf\n", "not valid UTF-8"),
     (b"%YAML 1.1\n---\na: 1\n", "YAML directive at line 1"),

@@ -4,7 +4,9 @@ a reader enforces on an untrusted bundle.
 An object file is YAML written so that the same object always gives the same bytes (sorted keys,
 block style, no aliases) and so that no YAML 1.1 or 1.2 reader (PyYAML, kubectl's Go parser)
 mistakes a string for a number, boolean, null or date. Reading accepts only what a JSON document
-could say: one mapping, no anchors, aliases, tags, merge keys or duplicate keys, bounded depth.
+could say, read the same by every reader: one mapping, no anchors, aliases, tags, directives,
+merge keys, non-string or duplicate keys, no unquoted scalar readers disagree on
+(:mod:`movekit.bundle.scalars`), bounded depth and number of values.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ managedFields and status included, Clusters and ClusterClasses paused. There is 
 the reader rebuilds the graph from the uids and ownerReferences in the files.
 
 Reading trusts nothing: regular files only (no links, devices or subdirectories), the size
-limits of a bundle, strict JSON (or YAML without anchors, aliases or tags), and every file must
-hold exactly the object its name says. Errors name the file, never its content.
+and value limits of a bundle, strict JSON (or YAML as a bundle's object files must be: only
+what JSON could say, read the same by every reader), and every file must hold exactly the
+object its name says. Errors name the file, never its content.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from movekit.bundle.layout import (
     MANIFEST_FILE,
     MAX_MEMBER_BYTES,
     BundleDefect,
-    DuplicateKey,
+    ValueBudget,
+    count_json_values,
     decode_text,
+    exact_json_values,
+    load_json,
     load_yaml,
-    no_duplicate_keys,
-    no_json_constant,
 )
 from movekit.bundle.reader import DirectoryMembers
 from movekit.bundle.writer import write_private_file
@@ -82,11 +84,12 @@ def read_clusterctl_directory(path: Path | str) -> list[dict[str, Any]]:
         objects: list[dict[str, Any]] = []
         file_of_uid: dict[str, str] = {}
         version_of_kind: dict[GroupKind, tuple[str, str]] = {}
+        budget = ValueBudget()
         for name in sorted(members.files):
             if not _FILE_NAME.match(name):
                 raise BundleDefect(name, "not named <Kind>_<namespace>_<name>.yaml as clusterctl "
                                          "names its files")
-            obj = _load_object(members.read(name, MAX_MEMBER_BYTES), name)
+            obj = _load_object(members.read(name, MAX_MEMBER_BYTES), name, budget)
             ref, uid = _check_object(obj, name)
             if uid in file_of_uid:
                 raise BundleDefect(name, f"has the same metadata.uid as {file_of_uid[uid]}")
@@ -144,25 +147,16 @@ def go_json(obj: Mapping[str, Any]) -> bytes:
     return (text.translate(_GO_ESCAPES) + "\n").encode("utf-8")
 
 
-def _load_object(data: bytes, where: str) -> dict[str, Any]:
+def _load_object(data: bytes, where: str, budget: ValueBudget) -> dict[str, Any]:
     """One object: strict JSON as clusterctl writes it, else YAML (a hand-edited file)."""
     text = decode_text(data, where)
     if not text.lstrip().startswith("{"):
-        return load_yaml(data, where)
-    try:
-        doc = json.loads(text, object_pairs_hook=no_duplicate_keys,
-                         parse_constant=no_json_constant)
-        # Bounds the depth, and refuses half a surrogate pair, which no file or API server takes.
-        json.dumps(plain_copy(doc), ensure_ascii=False).encode("utf-8")
-    except DuplicateKey as dup:
-        raise BundleDefect(where, f"duplicate key {dup.key[:60]!r}") from None
-    except json.JSONDecodeError as err:
-        raise BundleDefect(where, f"not valid JSON at line {err.lineno}, column {err.colno}: "
-                                  f"{err.msg}") from None
-    except UnicodeEncodeError:
-        raise BundleDefect(where, "a string holds an unpaired surrogate escape") from None
-    except (ValueError, RecursionError) as err:
-        raise BundleDefect(where, f"not valid JSON ({type(err).__name__})") from None
+        return load_yaml(data, where, budget)
+    limit = budget.limit()
+    if count_json_values(data) > limit and exact_json_values(data) > limit:
+        raise budget.refusal(where, "JSON values")
+    doc = load_json(data, where, limit)
+    budget.spend(count_json_values(data))
     if not isinstance(doc, dict):
         raise BundleDefect(where, "top level is not a JSON object")
     return doc

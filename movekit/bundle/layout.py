@@ -4,17 +4,21 @@ a reader enforces on an untrusted bundle.
 An object file is YAML written so that the same object always gives the same bytes (sorted keys,
 block style, no aliases) and so that no YAML 1.1 or 1.2 reader (PyYAML, kubectl's Go parser)
 mistakes a string for a number, boolean, null or date. Reading accepts only what a JSON document
-could say: one mapping, no anchors, aliases, tags, merge keys or duplicate keys, bounded depth.
+could say, read the same by every reader: one mapping, no anchors, aliases, tags, directives,
+merge keys, non-string or duplicate keys, no unquoted scalar readers disagree on
+(:mod:`movekit.bundle.scalars`), bounded depth and number of values.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
+from movekit.bundle import scalars
 from movekit.model import MAX_DEPTH, plain_copy
 from movekit.refs import ObjectRef
 
@@ -39,6 +43,14 @@ MAX_TOTAL_BYTES = 1024 * MIB
 MAX_MEMBERS = 500_000  # files and directories
 MAX_PATH_LENGTH = 1024  # object paths are at most ~600 characters (253 + 253 + 63 + kind)
 MAX_YAML_DEPTH = MAX_DEPTH  # nesting of mappings and sequences; real objects stay under 30
+# Values, counted before or while parsing: a small archive of tiny values ("[{},{},...]")
+# would otherwise build a Python object of some 70 bytes for every 3 bytes it holds. A
+# 1,000-cluster bundle has 0.8 million JSON values in its manifest (64 MiB of such entries,
+# 1.8 million) and 7.6 million YAML nodes in its object files, at most 1,000 in one file.
+# docs/bundle-limits.md gives the memory they bound.
+MAX_MANIFEST_VALUES = 2_500_000  # JSON values of manifest.json
+MAX_FILE_VALUES = 1_000_000  # YAML nodes (keys included) or JSON values of one object file
+MAX_BUNDLE_VALUES = 25_000_000  # the same, over all the object and CRD files of a bundle
 
 
 class BundleDefect(Exception):
@@ -180,16 +192,39 @@ class _BundleDumper(_BaseDumper):  # type: ignore[valid-type,misc]
         return True
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style: str | None = None
+def _str_style(value: str) -> str | None:
+    """How a string is written: plain where every reader reads it as that string."""
+    if _BREAKS_TO_YAML_11.search(value):
+        return '"'  # the only style in which the emitter escapes them
     if "\n" in value:
-        style = "|"  # scripts and certificates stay readable; the emitter falls back if needed
-    elif _AMBIGUOUS_PLAIN.match(value):
-        style = "'"
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+        return "|"  # scripts and certificates stay readable; the emitter falls back if needed
+    if _AMBIGUOUS_PLAIN.match(value):
+        return "'"
+    return None
+
+
+# Line breaks to YAML 1.1 and text to YAML 1.2: written raw, in a block or a quoted string,
+# they would be read two ways.
+_BREAKS_TO_YAML_11 = re.compile("[\x85\u2028\u2029]")
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=_str_style(value))
+
+
+def _represent_int(dumper: yaml.SafeDumper, value: int) -> yaml.ScalarNode:
+    scalars.writable_number(value)
+    return dumper.represent_int(value)
+
+
+def _represent_float(dumper: yaml.SafeDumper, value: float) -> yaml.ScalarNode:
+    scalars.writable_number(value)
+    return dumper.represent_float(value)
 
 
 _BundleDumper.add_representer(str, _represent_str)
+_BundleDumper.add_representer(int, _represent_int)
+_BundleDumper.add_representer(float, _represent_float)
 
 
 _EMITTER_OPTIONS: dict[str, Any] = {
@@ -270,6 +305,8 @@ def _value_events(value: Any, depth: int, events: list[yaml.Event]) -> None:
             _value_events(item, depth + 1, events)
         events.append(_SEQUENCE_END)
     elif kind is int or kind is float or kind is bool or value is None:
+        if kind is int or kind is float:
+            scalars.writable_number(value)
         node: Any = _REPRESENTER.represent_data(value)
         implicit = (_resolve(node.value, (True, False)) == node.tag,
                     _resolve(node.value, (False, True)) == node.tag)
@@ -282,11 +319,7 @@ def _str_event(value: str) -> yaml.ScalarEvent:
     event = _STR_EVENTS.get(value)
     if event is not None:
         return event
-    style: str | None = None
-    if "\n" in value:
-        style = "|"  # scripts and certificates stay readable; the emitter falls back if needed
-    elif _AMBIGUOUS_PLAIN.match(value):
-        style = "'"
+    style = _str_style(value)
     plain = _resolve(value, (True, False)) == _STR_TAG
     event = yaml.ScalarEvent(None, _STR_TAG, (plain, True), value, style=style)
     if len(value) <= _CACHED_LENGTH and len(_STR_EVENTS) < _STR_EVENTS_KEPT:
@@ -298,8 +331,8 @@ def _str_event(value: str) -> yaml.ScalarEvent:
 
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-# Only the JSON types: timestamps stay strings (the API server sent strings), and "<<" / "=" are
-# ordinary keys rather than merge or value directives.
+# Only the JSON types: timestamps, "<<" and "=" resolve to strings here, and are then refused
+# unquoted (movekit.bundle.scalars), since other readers take them for dates and merge keys.
 _DROPPED_TAGS = {
     "tag:yaml.org,2002:timestamp",
     "tag:yaml.org,2002:merge",
@@ -316,61 +349,76 @@ class _BundleLoader(_BaseLoader):  # type: ignore[valid-type,misc]
 
 def _at(event: yaml.Event) -> str:
     mark = event.start_mark
-    return f"line {mark.line + 1}" if mark is not None else "somewhere"
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "somewhere"
 
 
-# One resolver and one constructor serve every load: plain scalars that are not strings (ints,
-# booleans, null, floats) are rare, and building them the way PyYAML does keeps the result the
-# one yaml.load would give.
+# Characters YAML readers do not agree on, raw in a file: a tab (YAML 1.1 and 1.2 differ on
+# where it may separate), a carriage return, and NEL, LS and PS, which YAML 1.1 takes for line
+# breaks and YAML 1.2 for text; a byte-order mark is no JSON. The writer escapes them all in
+# double-quoted strings ("\t", "\L", ...), which every reader reads the same way.
+_DISPUTED_CHARACTERS = re.compile("[\t\r\x85\u2028\u2029\ufeff]")
+_CHARACTER_NAMES = {"\t": "a tab", "\r": "a carriage return", "\x85": "a next-line character "
+                    "(U+0085)", "\u2028": "a line separator (U+2028)",
+                    "\u2029": "a paragraph separator (U+2029)",
+                    "\ufeff": "a byte-order mark (U+FEFF)"}
+
+
+def _check_characters(text: str, where: str) -> None:
+    found = _DISPUTED_CHARACTERS.search(text)
+    if found is not None:
+        line = text.count("\n", 0, found.start()) + 1
+        raise BundleDefect(where, f"{_CHARACTER_NAMES[found.group()]} at line {line}: YAML "
+                                  "readers disagree on what it means unescaped; leave it out, "
+                                  "or escape it in a double-quoted string")
+
+
+# One resolver serves every load; the meaning of each distinct short plain scalar is kept, as
+# keys and short values repeat in every file.
 _RESOLVER = _BundleLoader("")
-_CONSTRUCTOR = yaml.constructor.SafeConstructor()
-_PLAIN_TAGS: dict[str, str] = {}  # plain scalar -> its resolved tag; keys repeat in every file
-_PLAIN_TAGS_KEPT = 50_000
+_PLAIN: dict[str, Any] = {}  # plain scalar -> its value, or why it is refused
+_PLAIN_KEPT = 50_000
 
 
-def _scalar(event: Any) -> Any:
-    """The value yaml.safe_load builds for a scalar without a tag, under the bundle's resolvers."""
-    value = event.value
-    if not event.implicit[0]:
-        return value  # quoted, literal or folded: always a string
-    tag = _PLAIN_TAGS.get(value)
-    if tag is None:
+def _plain(value: str) -> Any:
+    """The value of a plain scalar, or :class:`scalars.Refused`."""
+    meaning = _PLAIN.get(value, _UNKNOWN)
+    if meaning is _UNKNOWN:
         tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
-        if len(value) <= _CACHED_LENGTH and len(_PLAIN_TAGS) < _PLAIN_TAGS_KEPT:
-            _PLAIN_TAGS[value] = tag
-    if tag == _STR_TAG:
-        return value
-    return _CONSTRUCTOR.construct_object(yaml.ScalarNode(tag, value), deep=True)
+        meaning = scalars.plain_scalar(value, tag)
+        if len(value) <= _CACHED_LENGTH and len(_PLAIN) < _PLAIN_KEPT:
+            _PLAIN[value] = meaning
+    return meaning
 
 
-class _Loaded:
-    """The result of one load: the object, and whether all its keys are strings."""
-
-    __slots__ = ("obj", "string_keys")
-
-    def __init__(self, obj: dict[str, Any], string_keys: bool) -> None:
-        self.obj = obj
-        self.string_keys = string_keys
+_UNKNOWN = object()
 
 
-def _load_events(text: str, where: str) -> _Loaded:
-    """Check and build in one pass over the parser's events.
+class TooManyValues(Exception):
+    """A file holds more YAML nodes than it may."""
 
-    Refuses anchors, aliases, tags, complex or duplicate keys, excess depth and multiple
-    documents before the offending part is built, so a bomb never gets constructed. Builds
-    what ``yaml.safe_load`` would (with the bundle's resolvers) at about three times its speed.
+
+def _load_events(text: str, where: str, limit: int) -> tuple[dict[str, Any], int]:
+    """Check and build in one pass over the parser's events; the object and its node count.
+
+    Refuses anchors, aliases, tags, directives, keys that are not plain strings, duplicate
+    keys, plain scalars readers disagree on, excess depth, more than ``limit`` nodes and
+    multiple documents before the offending part is built, so a bomb never gets constructed.
+    Builds what ``yaml.safe_load`` would (with the bundle's resolvers) at about three times
+    its speed.
     """
     containers: list[Any] = []  # open mappings and sequences, innermost last
     keys: list[Any] = []  # per open container: the pending key of a mapping, else _NO_KEY
-    seen: list[set[str] | None] = []  # per open container: raw keys of a mapping
     root: Any = None
     documents = 0
-    string_keys = True
+    nodes = 0
     event: Any  # a node event carries anchor, tag and value, which yaml.Event does not declare
     for event in yaml.parse(text, Loader=_BundleLoader):
         kind = type(event)
         if kind is yaml.ScalarEvent or kind is yaml.MappingStartEvent or (
                 kind is yaml.SequenceStartEvent):
+            nodes += 1
+            if nodes > limit:
+                raise TooManyValues
             if event.anchor is not None:
                 raise BundleDefect(where, f"YAML anchor at {_at(event)}: anchors are not allowed")
             if event.tag is not None:
@@ -381,25 +429,30 @@ def _load_events(text: str, where: str) -> _Loaded:
                 root = {}
                 containers.append(root)
                 keys.append(_NO_KEY)
-                seen.append(set())
                 continue
             parent = containers[-1]
-            names = seen[-1]
-            if names is not None and keys[-1] is _NO_KEY:  # a mapping expects a key
+            if keys[-1] is _NO_KEY and type(parent) is dict:  # a mapping expects a key
                 if kind is not yaml.ScalarEvent:
                     raise BundleDefect(where, f"mapping key at {_at(event)} is not a string")
-                if event.value in names:
-                    raise BundleDefect(where, f"duplicate key {event.value!r} at {_at(event)}")
-                names.add(event.value)
-                key = _scalar(event)
-                string_keys = string_keys and type(key) is str
+                key = event.value
+                if event.implicit[0]:
+                    meaning = _plain(key)
+                    if type(meaning) is not str:
+                        raise BundleDefect(where, _key_problem(key, meaning, event))
+                if key in parent:
+                    raise BundleDefect(where, f"duplicate key {_shown_key(key)} at {_at(event)}")
                 keys[-1] = key
                 continue
             if kind is yaml.ScalarEvent:
-                value: Any = _scalar(event)
+                value: Any = event.value
+                if event.implicit[0]:
+                    value = _plain(value)
+                    if type(value) is scalars.Refused:
+                        raise BundleDefect(where, f"the unquoted value at {_at(event)} "
+                                                  f"{value.problem}")
             else:
                 value = {} if kind is yaml.MappingStartEvent else []
-            if names is not None:
+            if type(parent) is dict:
                 parent[keys[-1]] = value
                 keys[-1] = _NO_KEY
             else:
@@ -407,30 +460,48 @@ def _load_events(text: str, where: str) -> _Loaded:
             if kind is not yaml.ScalarEvent:
                 containers.append(value)
                 keys.append(_NO_KEY)
-                seen.append(set() if kind is yaml.MappingStartEvent else None)
                 if len(containers) > MAX_YAML_DEPTH:
                     raise BundleDefect(where, f"nested deeper than {MAX_YAML_DEPTH} levels")
         elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
             containers.pop()
             keys.pop()
-            seen.pop()
         elif kind is yaml.AliasEvent:
             raise BundleDefect(where, f"YAML alias at {_at(event)}: aliases are not allowed")
         elif kind is yaml.DocumentStartEvent:
             documents += 1
             if documents > 1:
                 raise BundleDefect(where, f"second YAML document at {_at(event)}")
+            if event.version is not None or event.tags:
+                # %YAML 1.1 tells a YAML 1.2 reader to read the rest otherwise; %TAG renames tags.
+                raise BundleDefect(where, f"YAML directive at {_at(event)}: directives "
+                                          "are not allowed")
     if documents == 0:
         raise BundleDefect(where, "empty YAML file")
-    return _Loaded(root, string_keys)
+    return root, nodes
 
 
 _NO_KEY = object()
 
 
-def _load_text(text: str, where: str) -> _Loaded:
+def _shown_key(key: str) -> str:
+    """A key for a message: escaped, so that it cannot drive a terminal, and cut short."""
+    shown = ascii(key)
+    return shown if len(shown) <= 62 else shown[:59] + "..."
+
+
+def _key_problem(key: str, meaning: Any, event: yaml.Event) -> str:
+    if type(meaning) is scalars.Refused:
+        return f"the unquoted key {_shown_key(key)} at {_at(event)} {meaning.problem}"
+    kind = {bool: "a boolean", int: "an integer", float: "a number",
+            type(None): "null"}[type(meaning)]
+    return (f"the unquoted key {_shown_key(key)} at {_at(event)} is {kind}, not a string; "
+            "JSON and Kubernetes keys are strings: quote it")
+
+
+def _load_text(text: str, where: str, limit: int) -> tuple[dict[str, Any], int]:
+    _check_characters(text, where)
     try:
-        return _load_events(text, where)
+        return _load_events(text, where, limit)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
@@ -439,22 +510,132 @@ def _load_text(text: str, where: str) -> _Loaded:
         raise BundleDefect(where, f"not valid YAML: {type(err).__name__}") from None
 
 
-def load_yaml(data: bytes, where: str) -> dict[str, Any]:
+class ValueBudget:
+    """How many more YAML nodes or JSON values the object files of one bundle may hold, each
+    file at most MAX_FILE_VALUES. It bounds the time and memory a small archive can cost."""
+
+    def __init__(self, total: int | None = None) -> None:
+        self.left = MAX_BUNDLE_VALUES if total is None else total
+
+    def limit(self) -> int:
+        """The most the next file may hold."""
+        return min(MAX_FILE_VALUES, self.left)
+
+    def spend(self, count: int) -> None:
+        self.left -= count
+
+    def refusal(self, where: str, what: str) -> BundleDefect:
+        """The defect of a file that holds more than :meth:`limit`."""
+        if self.left < MAX_FILE_VALUES:
+            return BundleDefect(where, f"the bundle's files hold more than {MAX_BUNDLE_VALUES:,} "
+                                       f"{what} in all; no real bundle comes near")
+        return BundleDefect(where, f"holds more than {MAX_FILE_VALUES:,} {what}; no real "
+                                   "object comes near")
+
+
+def load_yaml(data: bytes, where: str, budget: ValueBudget | None = None) -> dict[str, Any]:
     """Parse one untrusted object file; any problem is a :class:`BundleDefect` naming ``where``.
 
+    ``budget`` is shared by the files of one bundle; without it the file alone is bounded.
     Messages carry a line and column but never file content: the file may hold a Secret.
     """
-    loaded = _load_text(decode_text(data, where), where)
-    result: dict[str, Any] = loaded.obj
-    return result
+    budget = budget if budget is not None else ValueBudget()
+    try:
+        obj, nodes = _load_text(decode_text(data, where), where, budget.limit())
+    except TooManyValues:
+        raise budget.refusal(where, "YAML nodes") from None
+    budget.spend(nodes)
+    return obj
 
 
-def load_yaml_object(data: bytes, where: str) -> tuple[dict[str, Any], bool]:
-    """:func:`load_yaml`, and whether every mapping key is a string (the object is JSON)."""
-    loaded = _load_text(decode_text(data, where), where)
-    return loaded.obj, loaded.string_keys
+# --- reading JSON ---------------------------------------------------------------------------
+
+def count_json_values(data: bytes) -> int:
+    """At least the number of values (objects, arrays, scalars) in the JSON text ``data``.
+
+    Cheap enough to run before parsing: every value but the first follows a ',', '[' or ':',
+    and every object member a ',' or '{'; counting ',' '[' '{' counts every value once, plus
+    such characters inside strings. Only when that exceeds what is allowed are strings skipped
+    for the exact count.
+    """
+    return data.count(b",") + data.count(b"[") + data.count(b"{") + 1
 
 
-def load_checked_yaml(data: bytes) -> dict[str, Any]:
-    """Parse an object file that :func:`load_yaml` already accepted."""
-    return load_yaml(data, "(verified file)")
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def exact_json_values(data: bytes) -> int:
+    """:func:`count_json_values` with the characters inside strings not counted."""
+    return count_json_values(_JSON_STRING.sub(b'""', data))
+
+
+class _RefusedNumber(ValueError):
+    def __init__(self, text: str, refused: scalars.Refused) -> None:
+        super().__init__(text)
+        self.text = text
+        self.refused = refused
+
+
+def _json_int(text: str) -> Any:
+    if len(text) <= 18:  # nearly every integer: surely within 64 bits
+        return int(text)
+    value = scalars.json_int(text)
+    if type(value) is scalars.Refused:
+        raise _RefusedNumber(text, value)
+    return value
+
+
+def _json_float(text: str) -> Any:
+    value = scalars.json_float(text)
+    if type(value) is scalars.Refused:
+        raise _RefusedNumber(text, value)
+    return value
+
+
+def load_json(data: bytes, where: str, max_values: int, what: str = "JSON values") -> Any:
+    """An untrusted JSON document that every reader reads the same way, else a defect.
+
+    Refused: more than ``max_values`` values (counted before anything is built), a key given
+    twice, NaN and Infinity, integers beyond 64 bits, floats a 64-bit float does not hold
+    exactly, half of a UTF-16 surrogate pair, nesting beyond Python's limit.
+    """
+    if count_json_values(data) > max_values and exact_json_values(data) > max_values:
+        raise BundleDefect(where, f"holds more than {max_values:,} {what}; no real bundle "
+                                  "comes near")
+    text = decode_text(data, where)
+    try:
+        doc = json.loads(text, object_pairs_hook=no_duplicate_keys,
+                         parse_constant=no_json_constant, parse_int=_json_int,
+                         parse_float=_json_float)
+    except DuplicateKey as dup:
+        raise BundleDefect(where, f"duplicate key {_shown_key(dup.key)}") from None
+    except json.JSONDecodeError as err:
+        raise BundleDefect(where, f"not valid JSON at line {err.lineno}, column {err.colno}: "
+                                  f"{err.msg}") from None
+    except _RefusedNumber as refused:
+        raise BundleDefect(where, f"the number at {_number_place(text, refused.text)} "
+                                  f"{refused.refused.problem}") from None
+    except (ValueError, RecursionError) as err:
+        raise BundleDefect(where, f"not valid JSON ({type(err).__name__})") from None
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BundleDefect(where, "a string holds an unpaired surrogate escape "
+                                      "(\\ud800-\\udfff); not valid Unicode") from None
+    return doc
+
+
+# JSON can spell half of a UTF-16 surrogate pair (\ud800), which is no Unicode character:
+# such a string cannot be hashed into the digest, written to a file or sent to an API server.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _number_place(text: str, number: str) -> str:
+    """Where the number token ``number`` first occurs in ``text``, as a line and column."""
+    found = re.search(r"(?<![\w.\"+-])" + re.escape(number) + r"(?![\w.])", text)
+    if found is None:
+        return "an unknown place"
+    line = text.count("\n", 0, found.start()) + 1
+    column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+    return f"line {line}, column {column}"

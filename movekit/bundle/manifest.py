@@ -27,13 +27,11 @@ from movekit.bundle.fastschema import Unsupported, compile_check
 from movekit.bundle.layout import (
     FORMAT_VERSION,
     MANIFEST_FILE,
+    MAX_MANIFEST_VALUES,
     READABLE_FORMAT_VERSIONS,
     BundleDefect,
-    DuplicateKey,
     crd_path,
-    decode_text,
-    no_duplicate_keys,
-    no_json_constant,
+    load_json,
     object_path,
 )
 from movekit.model import Exclusion, KindInfo, NamespaceEntry, Provider, Reason, Selection
@@ -258,20 +256,9 @@ def _digest(doc: Mapping[str, Any], objects: Iterable[Any] | None = None) -> str
 
 def parse_manifest(data: bytes) -> Manifest:
     """The manifest of an untrusted bundle, checked; raises :class:`BundleDefect`."""
-    text = decode_text(data, MANIFEST_FILE)
-    try:
-        doc = json.loads(text, object_pairs_hook=no_duplicate_keys, parse_constant=no_json_constant)
-    except DuplicateKey as dup:
-        raise BundleDefect(MANIFEST_FILE, f"duplicate key {_short(dup.key)}") from None
-    except json.JSONDecodeError as err:
-        raise BundleDefect(MANIFEST_FILE, f"not valid JSON at line {err.lineno}, "
-                                          f"column {err.colno}: {err.msg}") from None
-    except (ValueError, RecursionError) as err:
-        raise BundleDefect(MANIFEST_FILE, f"not valid JSON ({type(err).__name__})") from None
+    doc = load_json(data, MANIFEST_FILE, MAX_MANIFEST_VALUES)
     if not isinstance(doc, dict):
         raise BundleDefect(MANIFEST_FILE, "not a JSON object")
-    if _SURROGATE_ESCAPE.search(text):
-        _check_no_lone_surrogates(doc)
     version = doc.get("formatVersion")
     if "formatVersion" in doc and not (type(version) is int
                                        and version in READABLE_FORMAT_VERSIONS):
@@ -287,19 +274,6 @@ def parse_manifest(data: bytes) -> Manifest:
         raise BundleDefect(f"{MANIFEST_FILE} digest",
                            f"does not match the manifest (recomputed {recomputed})")
     return manifest
-
-
-# JSON can spell half of a UTF-16 surrogate pair (\ud800), which is no Unicode character:
-# such a string cannot be hashed into the digest, written to a file or sent to an API server.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-def _check_no_lone_surrogates(doc: Any) -> None:
-    try:
-        json.dumps(doc, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise BundleDefect(MANIFEST_FILE, "a string holds an unpaired surrogate escape "
-                                          "(\\ud800-\\udfff); not valid Unicode") from None
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -10,8 +10,7 @@ Reading writes nothing. What was verified is kept in memory, so that it is exact
 :meth:`Bundle.load` returns even if the files change later: each object as it was parsed, as
 zstd-compressed JSON. That is about a third of the files' size (a 1,000-cluster bundle of
 200 MiB stays under 90 MiB in memory), and decoding JSON is far cheaper than parsing the YAML
-again. The rare object with a key that is not a string (which JSON cannot carry) keeps its
-verified YAML bytes instead.
+again; an object file says only what JSON can say, so nothing is lost.
 """
 
 from __future__ import annotations
@@ -32,8 +31,8 @@ from movekit.bundle.layout import (
     MAX_TOTAL_BYTES,
     MIB,
     BundleDefect,
-    load_checked_yaml,
-    load_yaml_object,
+    ValueBudget,
+    load_yaml,
     member_name,
     parent_dirs,
 )
@@ -129,16 +128,13 @@ class Bundle:
 class _Verified:
     """One verified file, held compactly; :meth:`load` returns a fresh copy of its object."""
 
-    __slots__ = ("_data", "_json")
+    __slots__ = ("_data",)
 
-    def __init__(self, obj: dict[str, Any], string_keys: bool, data: bytes) -> None:
-        self._json = string_keys
-        self._data = pack(obj) if string_keys else pack_bytes(data)
+    def __init__(self, obj: dict[str, Any]) -> None:
+        self._data = pack(obj)
 
     def load(self) -> dict[str, Any]:
-        if self._json:
-            return unpack(self._data)
-        return load_checked_yaml(unpack_bytes(self._data))
+        return unpack(self._data)
 
 
 def read_bundle(path: Path | str) -> Bundle:
@@ -288,17 +284,18 @@ def _verify(members: _Members) -> tuple[Manifest, dict[str, _Verified]]:
         raise BundleDefect(_first(extra_dirs), "directory not used by any file in the manifest")
 
     files: dict[str, _Verified] = {}
+    budget = ValueBudget()
     for entry in manifest.objects:
         data = _checked_bytes(members, entry.file, entry.sha256)
-        obj, string_keys = load_yaml_object(data, entry.file)
+        obj = load_yaml(data, entry.file, budget)
         _check_identity(obj, entry.file, entry.api_version, entry.ref)
-        files[entry.file] = _Verified(obj, string_keys, data)
+        files[entry.file] = _Verified(obj)
     for crd in manifest.crds:
         data = _checked_bytes(members, crd.file, crd.sha256)
-        obj, string_keys = load_yaml_object(data, crd.file)
+        obj = load_yaml(data, crd.file, budget)
         _check_identity(obj, crd.file, CRD_API_VERSION,
                         ObjectRef("apiextensions.k8s.io", "CustomResourceDefinition", "", crd.name))
-        files[crd.file] = _Verified(obj, string_keys, data)
+        files[crd.file] = _Verified(obj)
     return manifest, files
 
 

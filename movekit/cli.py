@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TextIO, TypeVar, cast
 
 import typer
 import yaml
@@ -22,6 +23,7 @@ from movekit.contract import BLOCK_MOVE_ANNOTATION
 from movekit.errors import MovekitError, UsageError
 from movekit.export import ExportOptions, export_bundle
 from movekit.importer import ImportOptions, import_from_path
+from movekit.interrupt import GuardedStream, Interrupted, signals_interrupt
 from movekit.kube import DEFAULT_BURST, DEFAULT_QPS, KubeClient
 from movekit.model import ConflictPolicy, Layout, Selection
 from movekit.mover import DEFAULT_RETIRE_TIMEOUT
@@ -453,13 +455,20 @@ def _source_name(ctx: typer.Context, name: str) -> str | None:
 
 
 def _resumable(journal: Path, work: Callable[[], T]) -> T:
-    """Run a move step; on Ctrl-C, say how to continue from the journal."""
+    """Run a move step; on Ctrl-C (or a signal, or a closed pipe), say how to continue from
+    the journal."""
     try:
         return work()
-    except KeyboardInterrupt:
-        err.print(f"interrupted; continue with: movekit move --resume {journal}  "
-                  f"(or undo with --rollback {journal})", markup=False)
-        sys.exit(130)
+    except Interrupted as interrupt:
+        _interrupted(interrupt, f"continue with: movekit move --resume {journal}  "
+                                f"(or undo with --rollback {journal})")
+
+
+def _interrupted(interrupt: Interrupted, next_step: str) -> NoReturn:
+    """Say on stderr why the command stopped and what to run next; exit 128 + the signal."""
+    with contextlib.suppress(OSError, Interrupted):  # stderr gone too: the exit code says it
+        err.print(f"{interrupt.reason}; {next_step}", markup=False)
+    sys.exit(interrupt.exit_code)
 
 
 def _path(text: str | None) -> Path | None:
@@ -520,14 +529,21 @@ def _mount_subcommands(args: Sequence[str] | None = None) -> None:
 
 
 def main() -> None:
+    # A reader that goes away, and SIGTERM or SIGHUP, stop a command as Ctrl-C does.
+    if sys.stdout is not None:
+        sys.stdout = cast(TextIO, GuardedStream(sys.stdout))
+    if sys.stderr is not None:
+        sys.stderr = cast(TextIO, GuardedStream(sys.stderr))
     try:
-        _mount_subcommands(sys.argv[1:])
-        app()
+        with signals_interrupt():
+            _mount_subcommands(sys.argv[1:])
+            app()
     except MovekitError as error:
-        err.print(Text("error: ", style="red") + Text(str(error)))
-        if _State.output in ("json", "yaml"):
-            _emit(_State.output, render.error_json(str(error), error.exit_code), lambda: None)
+        with contextlib.suppress(Interrupted):  # the reader went; the exit code still tells
+            err.print(Text("error: ", style="red") + Text(str(error)))
+            if _State.output in ("json", "yaml"):
+                _emit(_State.output, render.error_json(str(error), error.exit_code),
+                      lambda: None)
         sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        err.print("interrupted; run the same command again to resume")
-        sys.exit(130)
+    except Interrupted as interrupt:
+        _interrupted(interrupt, "run the same command again to resume")

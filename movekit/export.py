@@ -36,6 +36,7 @@ from movekit.pause import (
     Pausable,
     is_pausable,
     pause_denials,
+    paused_by_movekit,
     set_paused,
     unpaused_copy,
     wait_block_move,
@@ -43,7 +44,7 @@ from movekit.pause import (
 from movekit.precheck import provisioning_problems
 from movekit.progress import Advance, ProgressLike, Reporter, reporter_of
 from movekit.refs import GroupKind, ObjectRef
-from movekit.sanitize import sanitize_crd, strip_server_fields
+from movekit.sanitize import drop_pause_mark, sanitize_crd, strip_server_fields
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,11 @@ def preview_export(
                   f"in {sum(client.requests.values())} requests")
     graph = _build_checked(first, options.selection)
     warnings = _precheck(graph, first, options.force)
+    # Paused by movekit (an interrupted move's journal, or the mark of a run that was killed):
+    # not the user's pause, so it is restored to unpaused and recorded as such.
     to_pause = [ref for ref in graph.moved if is_pausable(ref)
-                and (not graph.nodes[ref].paused or ref in options.paused_by_movekit)]
+                and (not graph.nodes[ref].paused or ref in options.paused_by_movekit
+                     or paused_by_movekit(first.view(ref)))]
     if options.pause:
         _check_can_pause(client, [Pausable(ref, first.resources[ref.group_kind])
                                   for ref in to_pause])
@@ -164,7 +168,8 @@ def export_bundle(
         second.forget_views()
         manifest: Manifest | None = None
         if options.layout == Layout.CLUSTERCTL:
-            write_clusterctl_directory(options.target, (second.full(ref) for ref in final.moved))
+            write_clusterctl_directory(options.target, (drop_pause_mark(second.full(ref))
+                                                        for ref in final.moved))
         else:
             namespaces = read_namespaces(client, {ref.namespace for ref in final.moved
                                                   if ref.namespace})

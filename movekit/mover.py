@@ -41,7 +41,7 @@ from movekit.importer import (
 from movekit.journal import ROLLBACK_POSSIBLE, ClusterAccess, Journal, Phase
 from movekit.kube import ApiResource, Conflict, KubeClient, NotFound
 from movekit.model import ConflictPolicy, Selection
-from movekit.pause import Pausable, is_pausable, set_paused
+from movekit.pause import Pausable, is_pausable, paused_by_movekit, set_paused
 from movekit.plan import BUNDLE_ANNOTATION, Action, PlanOptions, make_plan
 from movekit.progress import ProgressLike, Reporter, reporter_of
 from movekit.refs import ObjectRef
@@ -426,9 +426,17 @@ def remove_imported(target: KubeClient, entries: Sequence[ObjectEntry], digest: 
 
 
 def resume_source(source: KubeClient, entries: Sequence[ObjectEntry]) -> list[ObjectRef]:
-    """Unpause what an export with --leave-paused paused: aborts an air-gapped move."""
-    targets = [e for e in entries if is_pausable(e.ref) and not e.was_paused]
+    """Unpause what an export with --leave-paused paused (aborts an air-gapped move), and what
+    the bundle says was paused before but a killed run of movekit has marked as its own."""
+    targets = [e for e in entries if is_pausable(e.ref)
+               and (not e.was_paused or _marked_paused(source, e))]
     return set_paused(source, _entry_pausables(source, targets), paused=False)
+
+
+def _marked_paused(source: KubeClient, entry: ObjectEntry) -> bool:
+    res = source.resource(entry.api_version, entry.ref.kind)
+    live = source.get(res, entry.ref.namespace, entry.ref.name) if res is not None else None
+    return live is not None and paused_by_movekit(live)
 
 
 def _pausables(client: KubeClient, refs: Iterable[ObjectRef]) -> list[Pausable]:

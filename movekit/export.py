@@ -13,6 +13,7 @@ Order matters and is the point of this module:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +24,10 @@ from movekit.bundle import (
     Manifest,
     Source,
 )
-from movekit.bundle.clusterctl import write_clusterctl_directory
+from movekit.bundle.clusterctl import check_clusterctl_target, write_clusterctl_directory
 from movekit.bundle.encryption import SecretSealer, sealer_for
+from movekit.bundle.staging import describe_leftovers
+from movekit.bundle.writer import check_target
 from movekit.contract import BLOCK_MOVE_ANNOTATION, CLUSTER
 from movekit.discovery import Discovery, discover, read_namespaces
 from movekit.entries import entry_for
@@ -137,8 +140,13 @@ def export_bundle(
     if options.dry_run:
         return preview
     assert options.target is not None
+    # A target that cannot be written is refused before anything is paused.
+    if options.layout == Layout.CLUSTERCTL:
+        check_clusterctl_target(Path(os.path.abspath(options.target)))
+    else:
+        check_target(options.target, options.archive)
     first, graph, to_pause, warnings = (preview.discovery, preview.graph, preview.to_pause,
-                                        preview.warnings)
+                                        list(preview.warnings))
     pausables = [Pausable(ref, first.resources[ref.group_kind]) for ref in to_pause]
     paused_here = options.pause and bool(pausables)
     blocked = {ref: first.resources[ref.group_kind] for ref in graph.moved
@@ -168,12 +176,15 @@ def export_bundle(
         second.forget_views()
         manifest: Manifest | None = None
         if options.layout == Layout.CLUSTERCTL:
-            write_clusterctl_directory(options.target, (drop_pause_mark(second.full(ref))
-                                                        for ref in final.moved))
+            leftovers = write_clusterctl_directory(
+                options.target, (drop_pause_mark(second.full(ref)) for ref in final.moved))
+            if leftovers:
+                warnings.append(describe_leftovers(options.target, leftovers))
         else:
             namespaces = read_namespaces(client, {ref.namespace for ref in final.moved
                                                   if ref.namespace})
-            manifest = _write(final, second, options, set(to_pause), namespaces, report, sealer)
+            manifest = _write(final, second, options, set(to_pause), namespaces, report, warnings,
+                              sealer)
         succeeded = True
     finally:
         if paused_here and not (options.leave_paused and succeeded):
@@ -243,12 +254,15 @@ def _write(
     paused_by_us: set[ObjectRef],
     namespaces: list[NamespaceEntry],
     report: Reporter,
+    warnings: list[str],
     sealer: SecretSealer | None = None,
 ) -> Manifest:
     assert options.target is not None
     kinds_used: set[GroupKind] = set()
     with BundleWriter(options.target, archive=options.archive) as writer, \
             report.task(f"writing {options.target}", len(graph.moved)) as advance:
+        if writer.leftovers:
+            warnings.append(describe_leftovers(options.target, writer.leftovers))
         for ref in graph.moved:
             node = graph.nodes[ref]
             obj = found.full(ref)  # a fresh copy, decoded from JSON: ours to change

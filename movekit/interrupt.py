@@ -13,7 +13,6 @@ would leave that half done. SIGKILL ends the process at once, as always.
 
 from __future__ import annotations
 
-import _thread
 import os
 import signal
 import threading
@@ -111,10 +110,13 @@ class GuardedStream:
             os.close(devnull)
         except (OSError, ValueError):
             pass
-        if threading.current_thread() is not threading.main_thread():
-            # The main thread may write nothing for long: interrupt it as a signal would.
-            _State.cause = OUTPUT_CLOSED
-            _thread.interrupt_main(signal.SIGTERM)
+        main = threading.main_thread()
+        if threading.current_thread() is not main:
+            # The main thread may write nothing for long (it waits on workers): interrupt it
+            # with a real signal, which also ends a blocking wait, when ours is listening.
+            if signal.getsignal(signal.SIGTERM) is _handler and main.ident is not None:
+                _State.cause = OUTPUT_CLOSED
+                signal.pthread_kill(main.ident, signal.SIGTERM)
         elif not _State.raised:
             _State.raised = True
             raise Interrupted(OUTPUT_CLOSED)

@@ -118,8 +118,9 @@ def test_a_provider_kind_that_pauses_by_annotation_is_paused_read_and_resumed() 
         "metadata": {"annotations": {FOO_PAUSED: "", PAUSED_BY_ANNOTATION: RUN_ID}}}
     assert pause_patch(ref, False, contract) == {
         "metadata": {"annotations": {FOO_PAUSED: None, PAUSED_BY_ANNOTATION: None}}}
-    paused["metadata"]["annotations"][PAUSED_BY_ANNOTATION] = RUN_ID
-    resumed = unpaused_copy(paused, contract)
+    marked = {**paused, "metadata": {**paused["metadata"], "annotations": {
+        **paused["metadata"]["annotations"], PAUSED_BY_ANNOTATION: RUN_ID}}}
+    resumed = unpaused_copy(marked, contract)
     assert resumed["metadata"]["annotations"] == {"kept": "yes"}
     mark_paused(resumed, contract)
     assert resumed["metadata"]["annotations"] == {"kept": "yes", FOO_PAUSED: ""}

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TextIO, TypeVar, cast
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 import yaml
@@ -23,7 +23,7 @@ from movekit.contract import BLOCK_MOVE_ANNOTATION
 from movekit.errors import MovekitError, UsageError
 from movekit.export import ExportOptions, export_bundle
 from movekit.importer import ImportOptions, import_from_path
-from movekit.interrupt import GuardedStream, Interrupted, signals_interrupt
+from movekit.interrupt import Interrupted, guard_standard_streams, signals_interrupt
 from movekit.kube import DEFAULT_BURST, DEFAULT_QPS, KubeClient
 from movekit.model import ConflictPolicy, Layout, Selection
 from movekit.mover import DEFAULT_RETIRE_TIMEOUT
@@ -530,10 +530,7 @@ def _mount_subcommands(args: Sequence[str] | None = None) -> None:
 
 def main() -> None:
     # A reader that goes away, and SIGTERM or SIGHUP, stop a command as Ctrl-C does.
-    if sys.stdout is not None:
-        sys.stdout = cast(TextIO, GuardedStream(sys.stdout))
-    if sys.stderr is not None:
-        sys.stderr = cast(TextIO, GuardedStream(sys.stderr))
+    guard_standard_streams()
     try:
         with signals_interrupt():
             _mount_subcommands(sys.argv[1:])

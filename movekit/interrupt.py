@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,13 +81,16 @@ class GuardedStream:
     thread by interrupting the main thread. Everything after that is dropped.
     """
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, *, gone: bool = False) -> None:
         self._stream = stream
         self.broken = False
+        self._gone = gone  # closed before the command started: the first write finds out
 
     def write(self, text: str) -> int:
         if not self.broken:
             try:
+                if self._gone:
+                    raise BrokenPipeError
                 return self._stream.write(text)
             except OSError:
                 self._broke()
@@ -120,3 +124,24 @@ class GuardedStream:
         elif not _State.raised:
             _State.raised = True
             raise Interrupted(OUTPUT_CLOSED)
+
+
+def guard_standard_streams() -> None:
+    """Put :class:`GuardedStream` in place of ``sys.stdout`` and ``sys.stderr``.
+
+    A standard stream closed before the command started is held by /dev/null, so that no file
+    the command opens (a bundle's, a journal) can take its descriptor and receive output. A
+    closed standard output then counts as a reader gone at the first write (the result cannot
+    be shown); a closed standard error only drops progress and messages (the exit code stays).
+    """
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        stream = getattr(sys, name)
+        if stream is None:
+            held = os.open(os.devnull, os.O_WRONLY)
+            if held != fd:
+                os.dup2(held, fd)
+                os.close(held)
+            guard = GuardedStream(open(fd, "w", closefd=False), gone=name == "stdout")  # noqa: SIM115
+        else:
+            guard = GuardedStream(stream)
+        setattr(sys, name, guard)

@@ -136,9 +136,10 @@ def test_a_reader_that_goes_away_during_an_export_ends_it_with_the_source_restor
     assert not (tmp_path / "bundle").exists()
 
 
+@pytest.mark.parametrize("how", ["reader gone", "closed"])
 @pytest.mark.parametrize("command", ["export", "version", "verify", "inspect"])
 def test_a_closed_standard_output_ends_a_command_with_a_hint_and_no_traceback(
-    command: str, src: Env, namespace: str, tmp_path: Path
+    command: str, how: str, src: Env, namespace: str, tmp_path: Path
 ) -> None:
     selection = _seed(src, namespace)
     bundle = tmp_path / "bundle"
@@ -148,10 +149,15 @@ def test_a_closed_standard_output_ends_a_command_with_a_hint_and_no_traceback(
         "export": ["--kubeconfig", src.kubeconfig, "-n", namespace,
                    "--to-directory", tmp_path / "again"],
         "version": [], "verify": [bundle], "inspect": [bundle]}
-    read, write = os.pipe()
-    os.close(read)  # `movekit ... | head -0`: the reader is gone before the first line
-    process = _start(command, *args[command], stdout=write)
-    os.close(write)
+    if how == "closed":  # `movekit ... >&-`
+        process = subprocess.Popen(
+            [sys.executable, "-m", "movekit", command, *map(str, args[command])],
+            stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
+    else:  # `movekit ... | head -0`: the reader is gone before the first line
+        read, write = os.pipe()
+        os.close(read)
+        process = _start(command, *args[command], stdout=write)
+        os.close(write)
     code, lines = _finish(process)
 
     assert code == 128 + signal.SIGPIPE

@@ -13,7 +13,6 @@ Order matters and is the point of this module:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from movekit.bundle import (
 from movekit.bundle.clusterctl import check_clusterctl_target, write_clusterctl_directory
 from movekit.bundle.encryption import SecretSealer, sealer_for
 from movekit.bundle.staging import describe_leftovers
-from movekit.bundle.writer import check_target
+from movekit.bundle.writer import check_bundle_target
 from movekit.contract import BLOCK_MOVE_ANNOTATION, CLUSTER
 from movekit.discovery import Discovery, discover, read_namespaces
 from movekit.entries import entry_for
@@ -142,9 +141,9 @@ def export_bundle(
     assert options.target is not None
     # A target that cannot be written is refused before anything is paused.
     if options.layout == Layout.CLUSTERCTL:
-        check_clusterctl_target(Path(os.path.abspath(options.target)))
+        check_clusterctl_target(options.target)
     else:
-        check_target(options.target, options.archive)
+        check_bundle_target(options.target, options.archive)
     first, graph, to_pause, warnings = (preview.discovery, preview.graph, preview.to_pause,
                                         list(preview.warnings))
     pausables = [Pausable(ref, first.resources[ref.group_kind]) for ref in to_pause]

@@ -19,6 +19,7 @@ source). From step 5 on only forward is safe, so rollback refuses and ``--resume
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from typing import Any
 
 from movekit.apply import ApplyOptions
 from movekit.bundle import Bundle, ObjectEntry, read_bundle
+from movekit.bundle.writer import check_bundle_target
 from movekit.contract import DELETE_FOR_MOVE_ANNOTATION
 from movekit.entries import entry_for
 from movekit.errors import MovekitError, PartialFailure, PrecheckFailed, UsageError
@@ -119,8 +121,10 @@ def move(
     check_target(target, preview, options.conflict)
     if options.dry_run:
         return MoveResult(journal=None, preview=preview)
-    journal_path = (options.journal or default_journal_path()).resolve()
-    bundle_dir = (options.bundle_dir or journal_path.with_suffix(".bundle")).resolve()
+    # Lexically absolute: a symbolic link at either name is refused below, never followed.
+    journal_path = Path(os.path.abspath(options.journal or default_journal_path()))
+    bundle_dir = Path(os.path.abspath(options.bundle_dir or journal_path.with_suffix(".bundle")))
+    check_bundle_target(bundle_dir, archive=False)  # refused now, not once the source is paused
     journal = Journal(
         path=journal_path, source=access[0], target=access[1],
         selection={"namespace": options.selection.namespace,

@@ -138,9 +138,10 @@ def write_clusterctl_directory(path: Path | str, objects: Iterable[Mapping[str, 
     return leftovers
 
 
-def check_clusterctl_target(target: Path) -> None:
-    """UsageError unless clusterctl's directory may be written at ``target``: asked before
+def check_clusterctl_target(path: Path | str) -> None:
+    """UsageError unless clusterctl's directory may be written at ``path``: asked before
     anything is paused, and again when it is published."""
+    target = Path(os.path.abspath(path))
     if not target.parent.is_dir():
         raise UsageError(f"{target.parent}: directory does not exist")
     _check_target(target)

@@ -129,7 +129,7 @@ def _archive_target(path: Path) -> None:
                              "overwrite it")
 
 
-def check_target(target: Path | str, archive: bool) -> None:
+def check_bundle_target(target: Path | str, archive: bool) -> None:
     """UsageError unless a bundle may be written at ``target``: asked before anything is
     paused, and again when the bundle is published."""
     path = Path(os.path.abspath(target))
@@ -168,7 +168,7 @@ class BundleWriter:
         self.target = Path(os.path.abspath(target))
         self.archive = self.target.name.endswith(ARCHIVE_SUFFIX) if archive is None else archive
         self.compression_level = compression_level
-        check_target(self.target, self.archive)
+        check_bundle_target(self.target, self.archive)
         # What a killed run left: removed when provably ours and dead, otherwise listed here.
         self.leftovers = sweep(self.target)
         self._staged = Staging(self.target)

@@ -327,3 +327,36 @@ def test_the_staging_of_an_export_killed_while_writing_is_removed_by_the_next_on
     assert {e.ref.name for e in bundle.entries if e.ref.kind == "Cluster"} == \
         set(_clusters(src, namespace))
     assert _pause_state(src, namespace) == _unpaused(src, namespace)
+
+
+@pytest.mark.parametrize("planted", ["journal", "journal (dangling)", "bundle"])
+def test_a_move_refuses_a_link_planted_at_its_journal_or_bundle_before_pausing_anything(
+    planted: str, src: Env, dst: Env, namespace: str, tmp_path: Path
+) -> None:
+    _seed(src, namespace)
+    victim = tmp_path / "elsewhere" / "victim"
+    victim.parent.mkdir()
+    victim.write_text("someone else's\n")
+    journal = tmp_path / "move.journal.json"
+    if planted == "journal":
+        journal.symlink_to(victim)
+    elif planted == "journal (dangling)":
+        journal.symlink_to(tmp_path / "nowhere")
+    else:
+        journal.with_suffix(".bundle").symlink_to(victim.parent, target_is_directory=True)
+    patches = src.sim.request_count(verb="patch", write=True) if src.sim else 0
+
+    result = movekit("move", "--kubeconfig", src.kubeconfig, "--to-kubeconfig",
+                     dst.kubeconfig, "-n", namespace, "--journal", journal)
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert victim.read_text() == "someone else's\n"
+    assert os.listdir(victim.parent) == ["victim"]
+    assert not (tmp_path / "nowhere").exists()
+    assert _pause_state(src, namespace) == _unpaused(src, namespace)
+    if src.sim is not None:
+        assert src.sim.request_count(verb="patch", write=True) == patches, "nothing was paused"
+    with dst.client() as target:
+        res = target.resource(*CLUSTERS)
+        assert res is None or target.list(res, namespace) == []

@@ -137,7 +137,7 @@ def test_a_reader_that_goes_away_during_an_export_ends_it_with_the_source_restor
 
 
 @pytest.mark.parametrize("how", ["reader gone", "closed"])
-@pytest.mark.parametrize("command", ["export", "version", "verify", "inspect"])
+@pytest.mark.parametrize("command", ["export", "import", "version", "verify", "inspect"])
 def test_a_closed_standard_output_ends_a_command_with_a_hint_and_no_traceback(
     command: str, how: str, src: Env, namespace: str, tmp_path: Path
 ) -> None:
@@ -148,6 +148,8 @@ def test_a_closed_standard_output_ends_a_command_with_a_hint_and_no_traceback(
     args: dict[str, list[str | Path]] = {
         "export": ["--kubeconfig", src.kubeconfig, "-n", namespace,
                    "--to-directory", tmp_path / "again"],
+        "import": ["--kubeconfig", src.kubeconfig, "--from-directory", bundle, "--dry-run",
+                   "--conflict", "skip"],
         "version": [], "verify": [bundle], "inspect": [bundle]}
     if how == "closed":  # `movekit ... >&-`
         process = subprocess.Popen(

@@ -106,9 +106,22 @@ class Journal:
         try:
             os.link(written, self.path, follow_symlinks=False)
         except FileExistsError:
-            raise UsageError(f"{self.path}: exists already; name a new journal with --journal, "
-                             f"or continue that move with --resume {self.path}") from None
+            raise self._exists() from None
+        except OSError:
+            # A file system without hard links: claim the name exclusively, then replace it.
+            try:
+                claimed = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                                  | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            except FileExistsError:
+                raise self._exists() from None
+            os.close(claimed)
+            os.replace(written, self.path)
+            return
         written.unlink()
+
+    def _exists(self) -> UsageError:
+        return UsageError(f"{self.path}: exists already; name a new journal with --journal, "
+                          f"or continue that move with --resume {self.path}")
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,6 +21,7 @@ from movekit.contract import BLOCK_MOVE_ANNOTATION
 from movekit.errors import MovekitError, UsageError
 from movekit.export import ExportOptions, export_bundle
 from movekit.importer import ImportOptions, import_from_path
+from movekit.interrupt import Interrupted, guard_standard_streams, signals_interrupt
 from movekit.kube import DEFAULT_BURST, DEFAULT_QPS, KubeClient
 from movekit.model import ConflictPolicy, Layout, Selection
 from movekit.mover import DEFAULT_RETIRE_TIMEOUT
@@ -358,7 +361,7 @@ def move_(
     if to_kubeconfig is None:
         raise UsageError("move needs --to-kubeconfig (or --to-directory / --from-directory)")
     selection = _selection(namespace, all_namespaces, cluster or [])
-    journal = (journal or default_journal_path()).resolve()
+    journal = Path(os.path.abspath(journal or default_journal_path()))  # links: refused
     if not dry_run and output == "text":
         # Printed whatever the verbosity: it is what --resume and --rollback need after a crash.
         err.print(render.line(f"journal: {journal}"))
@@ -507,13 +510,20 @@ def _source_name(ctx: typer.Context, name: str) -> str | None:
 
 
 def _resumable(journal: Path, work: Callable[[], T]) -> T:
-    """Run a move step; on Ctrl-C, say how to continue from the journal."""
+    """Run a move step; on Ctrl-C (or a signal, or a closed pipe), say how to continue from
+    the journal."""
     try:
         return work()
-    except KeyboardInterrupt:
-        err.print(render.line(f"interrupted; continue with: movekit move --resume {journal}  "
-                              f"(or undo with --rollback {journal})"))
-        sys.exit(130)
+    except Interrupted as interrupt:
+        _interrupted(interrupt, f"continue with: movekit move --resume {journal}  "
+                                f"(or undo with --rollback {journal})")
+
+
+def _interrupted(interrupt: Interrupted, next_step: str) -> NoReturn:
+    """Say on stderr why the command stopped and what to run next; exit 128 + the signal."""
+    with contextlib.suppress(OSError, Interrupted):  # stderr gone too: the exit code says it
+        err.print(render.line(f"{interrupt.reason}; {next_step}"))
+    sys.exit(interrupt.exit_code)
 
 
 def _path(text: str | None) -> Path | None:
@@ -574,14 +584,18 @@ def _mount_subcommands(args: Sequence[str] | None = None) -> None:
 
 
 def main() -> None:
+    # A reader that goes away, and SIGTERM or SIGHUP, stop a command as Ctrl-C does.
+    guard_standard_streams()
     try:
-        _mount_subcommands(sys.argv[1:])
-        app()
+        with signals_interrupt():
+            _mount_subcommands(sys.argv[1:])
+            app()
     except MovekitError as error:
-        err.print(render.line("error:", "red") + render.line(f" {error}", message=True))
-        if _State.output in ("json", "yaml"):
-            _emit(_State.output, render.error_json(str(error), error.exit_code), lambda: None)
+        with contextlib.suppress(Interrupted):  # the reader went; the exit code still tells
+            err.print(render.line("error:", "red") + render.line(f" {error}", message=True))
+            if _State.output in ("json", "yaml"):
+                _emit(_State.output, render.error_json(str(error), error.exit_code),
+                      lambda: None)
         sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        err.print(render.line("interrupted; run the same command again to resume"))
-        sys.exit(130)
+    except Interrupted as interrupt:
+        _interrupted(interrupt, "run the same command again to resume")

@@ -25,6 +25,9 @@ MOVE_HIERARCHY_LABEL = f"{CLUSTERCTL_GROUP}/move-hierarchy"  # moved with all th
 PAUSED_ANNOTATION = f"{CAPI_GROUP}/paused"
 BLOCK_MOVE_ANNOTATION = f"{CLUSTERCTL_GROUP}/block-move"
 DELETE_FOR_MOVE_ANNOTATION = f"{CLUSTERCTL_GROUP}/delete-for-move"
+# movekit's own, set in the patch that pauses and removed in the one that resumes: the run that
+# paused an object, so that after a kill the next run knows the pause is movekit's, not a user's.
+PAUSED_BY_ANNOTATION = "movekit.io/paused-by"
 
 CLUSTER = GroupKind(CAPI_GROUP, "Cluster")
 CLUSTER_CLASS = GroupKind(CAPI_GROUP, "ClusterClass")
@@ -125,7 +128,7 @@ class Contract:
     metadata_read: tuple[FieldPath, ...] = field(default=(
         ("name",), ("namespace",), ("uid",), ("resourceVersion",), ("ownerReferences",),
         ("labels", MOVE_LABEL), ("labels", MOVE_HIERARCHY_LABEL),
-        ("annotations", BLOCK_MOVE_ANNOTATION)))
+        ("annotations", BLOCK_MOVE_ANNOTATION), ("annotations", PAUSED_BY_ANNOTATION)))
 
     @cached_property
     def metadata_projection(self) -> Projection:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import signal
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -26,6 +27,7 @@ from typer.models import ArgumentInfo, CommandInfo, DefaultPlaceholder, OptionIn
 from typer.utils import get_params_from_function
 
 from movekit import errors
+from movekit.interrupt import OUTPUT_CLOSED
 
 REGENERATE = "python -m movekit.docgen > docs/cli.md"
 
@@ -254,9 +256,15 @@ def _exit_codes() -> list[str]:
             "| `0` | | Done. |"]
     rows += [f"| `{cls.exit_code}` | `{cls.__name__}` | {_ERROR_MEANINGS[cls]} |"
              for cls in error_types]
-    rows.append("| `130` | | Interrupted (Ctrl-C). What runs finishes and nothing new starts; "
-                "run `movekit import` again to resume an import, or `movekit move --resume "
-                "JOURNAL` (or `--rollback JOURNAL`) for a move. |")
+    signalled = {signal.SIGINT: "Interrupted (Ctrl-C). What runs finishes and nothing new "
+                                "starts; an export restores the pause state it changed. Run "
+                                "`movekit import` again to resume an import, or `movekit move "
+                                "--resume JOURNAL` (or `--rollback JOURNAL`) for a move.",
+                 signal.SIGHUP: "SIGHUP (the terminal went away), handled as Ctrl-C.",
+                 OUTPUT_CLOSED: "Standard output or error was closed while the command wrote "
+                                "to it (`movekit ... \\| head -1`), handled as Ctrl-C.",
+                 signal.SIGTERM: "SIGTERM, handled as Ctrl-C."}
+    rows += [f"| `{128 + signum}` | | {meaning} |" for signum, meaning in sorted(signalled.items())]
     return ["## Exit codes", "",
             "Every command exits with one of these codes. Errors are printed on standard error as "
             "one `error: ...` line, followed by one indented line per problem when there are "

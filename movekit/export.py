@@ -23,8 +23,10 @@ from movekit.bundle import (
     Manifest,
     Source,
 )
-from movekit.bundle.clusterctl import write_clusterctl_directory
+from movekit.bundle.clusterctl import check_clusterctl_target, write_clusterctl_directory
 from movekit.bundle.encryption import SecretSealer, sealer_for
+from movekit.bundle.staging import describe_leftovers
+from movekit.bundle.writer import check_bundle_target
 from movekit.contract import BLOCK_MOVE_ANNOTATION, CLUSTER
 from movekit.discovery import Discovery, discover, read_namespaces
 from movekit.entries import entry_for
@@ -36,6 +38,7 @@ from movekit.pause import (
     Pausable,
     is_pausable,
     pause_denials,
+    paused_by_movekit,
     set_paused,
     unpaused_copy,
     wait_block_move,
@@ -43,7 +46,7 @@ from movekit.pause import (
 from movekit.precheck import provisioning_problems
 from movekit.progress import Advance, ProgressLike, Reporter, reporter_of
 from movekit.refs import GroupKind, ObjectRef
-from movekit.sanitize import sanitize_crd, strip_server_fields
+from movekit.sanitize import drop_pause_mark, sanitize_crd, strip_server_fields
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,11 @@ def preview_export(
                   f"in {sum(client.requests.values())} requests")
     graph = _build_checked(first, options.selection)
     warnings = _precheck(graph, first, options.force)
+    # Paused by movekit (an interrupted move's journal, or the mark of a run that was killed):
+    # not the user's pause, so it is restored to unpaused and recorded as such.
     to_pause = [ref for ref in graph.moved if is_pausable(ref)
-                and (not graph.nodes[ref].paused or ref in options.paused_by_movekit)]
+                and (not graph.nodes[ref].paused or ref in options.paused_by_movekit
+                     or paused_by_movekit(first.view(ref)))]
     if options.pause:
         _check_can_pause(client, [Pausable(ref, first.resources[ref.group_kind])
                                   for ref in to_pause])
@@ -133,8 +139,13 @@ def export_bundle(
     if options.dry_run:
         return preview
     assert options.target is not None
+    # A target that cannot be written is refused before anything is paused.
+    if options.layout == Layout.CLUSTERCTL:
+        check_clusterctl_target(options.target)
+    else:
+        check_bundle_target(options.target, options.archive)
     first, graph, to_pause, warnings = (preview.discovery, preview.graph, preview.to_pause,
-                                        preview.warnings)
+                                        list(preview.warnings))
     pausables = [Pausable(ref, first.resources[ref.group_kind]) for ref in to_pause]
     paused_here = options.pause and bool(pausables)
     blocked = {ref: first.resources[ref.group_kind] for ref in graph.moved
@@ -164,11 +175,15 @@ def export_bundle(
         second.forget_views()
         manifest: Manifest | None = None
         if options.layout == Layout.CLUSTERCTL:
-            write_clusterctl_directory(options.target, (second.full(ref) for ref in final.moved))
+            leftovers = write_clusterctl_directory(
+                options.target, (drop_pause_mark(second.full(ref)) for ref in final.moved))
+            if leftovers:
+                warnings.append(describe_leftovers(options.target, leftovers))
         else:
             namespaces = read_namespaces(client, {ref.namespace for ref in final.moved
                                                   if ref.namespace})
-            manifest = _write(final, second, options, set(to_pause), namespaces, report, sealer)
+            manifest = _write(final, second, options, set(to_pause), namespaces, report, warnings,
+                              sealer)
         succeeded = True
     finally:
         if paused_here and not (options.leave_paused and succeeded):
@@ -238,12 +253,15 @@ def _write(
     paused_by_us: set[ObjectRef],
     namespaces: list[NamespaceEntry],
     report: Reporter,
+    warnings: list[str],
     sealer: SecretSealer | None = None,
 ) -> Manifest:
     assert options.target is not None
     kinds_used: set[GroupKind] = set()
     with BundleWriter(options.target, archive=options.archive) as writer, \
             report.task(f"writing {options.target}", len(graph.moved)) as advance:
+        if writer.leftovers:
+            warnings.append(describe_leftovers(options.target, writer.leftovers))
         for ref in graph.moved:
             node = graph.nodes[ref]
             obj = found.full(ref)  # a fresh copy, decoded from JSON: ours to change

@@ -2,7 +2,9 @@
 
 It is rewritten atomically (temporary file, fsync, rename) after every step, before the
 step's effects could be lost, and it never holds credentials or secret values: kubeconfig
-paths and contexts, the bundle path and digest, and object identities only.
+paths and contexts, the bundle path and digest, and object identities only. A new move's
+journal is created only where nothing is yet (a file or a link someone prepared there is
+refused, never followed), and is 0600.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class Journal:
     retired: list[str] = field(default_factory=list)  # bundle files whose object was deleted
     events: list[dict[str, str]] = field(default_factory=list)
     started_at: str = field(default_factory=lambda: _now())
+    # False until this journal is on disk: the first save creates it, and only where nothing is.
+    saved: bool = field(default=False, repr=False, compare=False)
 
     def advance(self, phase: Phase, message: str = "") -> None:
         """Record that ``phase`` has been reached, durably, before going on."""
@@ -87,10 +91,37 @@ class Journal:
                 handle.write("\n")
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
+            if self.saved:
+                os.replace(tmp, self.path)
+            else:
+                self._create(Path(tmp))
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self.saved = True
+
+    def _create(self, written: Path) -> None:
+        """Give ``written`` the journal's name, which nothing may hold yet: a link fails on
+        any existing name, a symbolic link included, and never follows one."""
+        try:
+            os.link(written, self.path, follow_symlinks=False)
+        except FileExistsError:
+            raise self._exists() from None
+        except OSError:
+            # A file system without hard links: claim the name exclusively, then replace it.
+            try:
+                claimed = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                                  | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            except FileExistsError:
+                raise self._exists() from None
+            os.close(claimed)
+            os.replace(written, self.path)
+            return
+        written.unlink()
+
+    def _exists(self) -> UsageError:
+        return UsageError(f"{self.path}: exists already; name a new journal with --journal, "
+                          f"or continue that move with --resume {self.path}")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,6 +161,7 @@ class Journal:
             retired=list(document["retired"]),
             events=list(document["events"]),
             started_at=document["startedAt"],
+            saved=True,
         )
 
 

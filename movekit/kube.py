@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -255,7 +255,7 @@ class KubeClient:
             if time.monotonic() + pause > deadline:
                 raise _transient_error(failure, verb, where, self.server)
             _log.info("%s %s: %s; retrying in %.1fs", verb, where, _brief(failure), pause)
-            time.sleep(pause)
+            self._sleep(pause)
 
     def _send(self, method: str, path: str, query: Mapping[str, str | int] | None, body: Any,
               content_type: str) -> Any:
@@ -337,13 +337,19 @@ class KubeClient:
         """``fn`` of each item, at most ``limit`` at once on the session's pool; in item order.
 
         The first failure stops new items from starting; those running finish, then it is
-        raised (also when the caller stops iterating, e.g. on Ctrl-C). Work already on the pool
-        that maps again runs its items itself, one by one: waiting for a slot it holds would
-        deadlock.
+        raised. When the caller stops iterating (an exception such as a signal's in the main
+        thread), nothing new starts, and the work running stops at its next item or retry.
+        Work already on the pool that maps again runs its items itself, one by one: waiting for
+        a slot it holds would deadlock.
         """
         if getattr(self._on_pool, "active", False):
-            yield from (fn(item) for item in items)
+            stop: threading.Event = self._on_pool.stop
+            for item in items:
+                if stop.is_set():
+                    raise CancelledError("the work this belongs to was stopped")
+                yield fn(item)
             return
+        stop = threading.Event()
         todo = enumerate(items)
         started: dict[int, Future[_Result]] = {}
         running: set[Future[_Result]] = set()
@@ -356,7 +362,7 @@ class KubeClient:
                     if step is None:
                         break
                     index, item = step
-                    future = self._pool.submit(self._on_pool_run, fn, item)
+                    future = self._pool.submit(self._on_pool_run, fn, item, stop)
                     started[index] = future
                     running.add(future)
                 while following in started and started[following].done():
@@ -369,14 +375,24 @@ class KubeClient:
                 failed = failed or any(f.exception() is not None for f in done)
         finally:
             # What has not started never starts; what runs finishes before the caller goes on.
+            stop.set()
             wait(running)
 
-    def _on_pool_run(self, fn: Callable[[_Item], _Result], item: _Item) -> _Result:
-        self._on_pool.active = True
+    def _on_pool_run(self, fn: Callable[[_Item], _Result], item: _Item,
+                     stop: threading.Event) -> _Result:
+        self._on_pool.active, self._on_pool.stop = True, stop
         try:
             return fn(item)
         finally:
-            self._on_pool.active = False
+            self._on_pool.active, self._on_pool.stop = False, None
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep before a retry; on the pool, end early when the map it serves was stopped."""
+        stop: threading.Event | None = getattr(self._on_pool, "stop", None)
+        if stop is None:
+            time.sleep(seconds)  # the main thread: a signal interrupts the sleep
+        elif stop.wait(seconds):
+            raise CancelledError("the work this belongs to was stopped")
 
     # -- objects ------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ source). From step 5 on only forward is safe, so rollback refuses and ``--resume
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from typing import Any
 from movekit.apply import ApplyOptions
 from movekit.bundle import Bundle, ObjectEntry
 from movekit.bundle.encryption import SecretKeys, unlock
+from movekit.bundle.writer import check_bundle_target
 from movekit.contract import DELETE_FOR_MOVE_ANNOTATION
 from movekit.entries import entry_for
 from movekit.errors import MovekitError, PartialFailure, PrecheckFailed, UsageError
@@ -43,7 +45,14 @@ from movekit.importer import (
 from movekit.journal import ROLLBACK_POSSIBLE, ClusterAccess, Journal, Phase
 from movekit.kube import ApiResource, Conflict, Invalid, KubeClient, NotFound
 from movekit.model import ConflictPolicy, Selection
-from movekit.pause import Pausable, is_pausable, is_paused, pause_patch, set_paused
+from movekit.pause import (
+    Pausable,
+    is_pausable,
+    is_paused,
+    pause_patch,
+    paused_by_movekit,
+    set_paused,
+)
 from movekit.plan import Action, PlanOptions, make_plan
 from movekit.progress import ProgressLike, Reporter, reporter_of
 from movekit.refs import ObjectRef
@@ -153,8 +162,10 @@ def move(
     check_target(target, preview, options.conflict)
     if options.dry_run:
         return MoveResult(journal=None, preview=preview)
-    journal_path = (options.journal or default_journal_path()).resolve()
-    bundle_dir = (options.bundle_dir or journal_path.with_suffix(".bundle")).resolve()
+    # Lexically absolute: a symbolic link at either name is refused below, never followed.
+    journal_path = Path(os.path.abspath(options.journal or default_journal_path()))
+    bundle_dir = Path(os.path.abspath(options.bundle_dir or journal_path.with_suffix(".bundle")))
+    check_bundle_target(bundle_dir, archive=False)  # refused now, not once the source is paused
     journal = Journal(
         path=journal_path, source=access[0], target=access[1],
         selection={"namespace": options.selection.namespace,
@@ -599,7 +610,8 @@ def remove_imported(target: KubeClient, bundle: Bundle) -> int:
 
 
 def resume_source(source: KubeClient, entries: Sequence[ObjectEntry]) -> SourceResumed:
-    """Unpause what an export with --leave-paused paused: aborts an air-gapped move.
+    """Unpause what an export with --leave-paused paused (aborts an air-gapped move), and what
+    the bundle says was paused before but a killed run of movekit has marked as its own.
 
     Only the exported objects themselves: a Cluster deleted and recreated since under the same
     name (another UID) is not the bundle's, and is left alone, and reported.
@@ -607,8 +619,7 @@ def resume_source(source: KubeClient, entries: Sequence[ObjectEntry]) -> SourceR
     targets = []
     for entry in entries:
         res = source.resource(entry.api_version, entry.ref.kind)
-        if (res is not None and res.namespaced and entry.ref.namespace
-                and is_pausable(entry.ref) and not entry.was_paused):
+        if res is not None and res.namespaced and entry.ref.namespace and is_pausable(entry.ref):
             targets.append((entry, res))
     return _resume_exported(source, targets)
 
@@ -624,6 +635,8 @@ def _resume_exported(source: KubeClient, targets: Sequence[tuple[ObjectEntry, Ap
             return "gone"
         if live["metadata"].get("uid") != entry.source_uid:
             return "recreated"
+        if entry.was_paused and not paused_by_movekit(live):
+            return "kept"  # paused before the export, by someone else
         patch = pause_patch(ref, paused=False)
         # The uid makes the server refuse (422: an immutable field) an object recreated since.
         patch.setdefault("metadata", {})["uid"] = entry.source_uid
@@ -648,6 +661,7 @@ def _resume_exported(source: KubeClient, targets: Sequence[tuple[ObjectEntry, Ap
         elif outcome == "recreated":
             done.recreated.append(entry.ref)
     return done
+
 
 
 def _pausables(client: KubeClient, refs: Iterable[ObjectRef]) -> list[Pausable]:

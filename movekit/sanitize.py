@@ -4,7 +4,8 @@ Only what the API server sets and the target will set again goes: ``status`` (co
 rebuild it, and create ignores it under a status subresource anyway) and the server-owned
 metadata. Everything a user or controller chose stays, including ``ownerReferences`` with the
 source UIDs (the importer rewrites them from the manifest), finalizers and ``managedFields``
-(restored after create so server-side-apply owners keep their fields).
+(restored after create so server-side-apply owners keep their fields). movekit's own mark of a
+pause (``movekit.io/paused-by``) never travels either: it describes the source's state only.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from movekit.contract import PAUSED_BY_ANNOTATION
 from movekit.model import plain_copy
 
 SERVER_SET_METADATA = (
@@ -41,6 +43,17 @@ def strip_server_fields(obj: dict[str, Any]) -> dict[str, Any]:
     if isinstance(metadata, dict):
         for key in SERVER_SET_METADATA:
             metadata.pop(key, None)
+    return drop_pause_mark(obj)
+
+
+def drop_pause_mark(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` itself without movekit's mark of the run that paused it, and returned."""
+    metadata = obj.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    if isinstance(annotations, dict) and PAUSED_BY_ANNOTATION in annotations:
+        del annotations[PAUSED_BY_ANNOTATION]
+        if not annotations:
+            del metadata["annotations"]  # type: ignore[union-attr]
     return obj
 
 

@@ -7,11 +7,18 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from movekit.contract import CLUSTER, CLUSTER_API, Contract, Pause, Readiness
+from movekit.contract import (
+    CLUSTER,
+    CLUSTER_API,
+    PAUSED_BY_ANNOTATION,
+    Contract,
+    Pause,
+    Readiness,
+)
 from movekit.discovery import view
 from movekit.graph import build
 from movekit.model import KindInfo, Selection
-from movekit.pause import is_pausable, mark_paused, pause_patch, unpaused_copy
+from movekit.pause import RUN_ID, is_pausable, mark_paused, pause_patch, unpaused_copy
 from movekit.precheck import provisioning_problems
 from movekit.refs import GroupKind, ObjectRef
 
@@ -108,10 +115,12 @@ def test_a_provider_kind_that_pauses_by_annotation_is_paused_read_and_resumed() 
     assert not is_pausable(ref)
     assert is_pausable(ref, contract)
     assert pause_patch(ref, True, contract) == {
-        "metadata": {"annotations": {FOO_PAUSED: ""}}}
+        "metadata": {"annotations": {FOO_PAUSED: "", PAUSED_BY_ANNOTATION: RUN_ID}}}
     assert pause_patch(ref, False, contract) == {
-        "metadata": {"annotations": {FOO_PAUSED: None}}}
-    resumed = unpaused_copy(paused, contract)
+        "metadata": {"annotations": {FOO_PAUSED: None, PAUSED_BY_ANNOTATION: None}}}
+    marked = {**paused, "metadata": {**paused["metadata"], "annotations": {
+        **paused["metadata"]["annotations"], PAUSED_BY_ANNOTATION: RUN_ID}}}
+    resumed = unpaused_copy(marked, contract)
     assert resumed["metadata"]["annotations"] == {"kept": "yes"}
     mark_paused(resumed, contract)
     assert resumed["metadata"]["annotations"] == {"kept": "yes", FOO_PAUSED: ""}
@@ -130,8 +139,10 @@ def test_a_provider_kind_that_pauses_by_a_field_gets_that_field() -> None:
         CLUSTER_API, pause={**CLUSTER_API.pause, FOO_CLUSTER: Pause(field=("spec", "suspend"))})
     running = _obj(FOO_CLUSTER, "c1", spec={"region": "eu"})
     ref = ObjectRef.of(running)
-    assert pause_patch(ref, True, contract) == {"spec": {"suspend": True}}
-    assert pause_patch(ref, False, contract) == {"spec": {"suspend": None}}
+    assert pause_patch(ref, True, contract) == {
+        "spec": {"suspend": True}, "metadata": {"annotations": {PAUSED_BY_ANNOTATION: RUN_ID}}}
+    assert pause_patch(ref, False, contract) == {
+        "spec": {"suspend": None}, "metadata": {"annotations": {PAUSED_BY_ANNOTATION: None}}}
     mark_paused(running, contract)
     assert running["spec"] == {"region": "eu", "suspend": True}
     assert view(running, contract)["spec"] == {"suspend": True}

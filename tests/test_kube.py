@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -220,3 +221,58 @@ def test_map_inside_map_does_not_wait_on_its_own_pool(sim: KubeSim, tmp_path: Pa
 
         assert list(client.map(outer, range(4), limit=2)) == [
             [n * 10 + m for m in range(3)] for n in range(4)]
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(_signum: int, _frame: object) -> None:
+    raise _Stop
+
+
+def test_a_signal_while_map_waits_stops_new_work_nested_maps_and_retry_sleeps(
+    sim: KubeSim, tmp_path: Path
+) -> None:
+    """Python runs a signal's handler in the main thread, which may be waiting on workers: the
+    handler's exception ends the wait, nothing new starts, and the work that runs stops at its
+    next item or retry instead of running to its end."""
+    lock = threading.Lock()
+    started: list[int] = []
+
+    def inner(m: int) -> None:
+        with lock:
+            started.append(m)
+        time.sleep(0.02)
+
+    sim.controls.fail_nth_create(kind="ConfigMap", n=1, code=503)
+    retry = RetryPolicy(base_delay=20.0, max_delay=20.0, budget=60.0)
+    with _session(sim, tmp_path, workers=4, retry=retry) as client:
+        res = client.served("v1", "ConfigMap")
+
+        def outer(n: int) -> None:
+            if n == 0:  # answered 503, then retried after 10 s or more
+                client.create(res, _config_map("never-retried"))
+            else:  # 50 items, one at a time, on this worker: a second to run to the end
+                for _ in client.map(inner, range(n * 100, n * 100 + 50), limit=2):
+                    pass
+
+        previous = signal.signal(signal.SIGUSR1, _raise_stop)
+        main = threading.main_thread().ident
+        assert main is not None
+        timer = threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGUSR1))
+        began = time.monotonic()
+        try:
+            timer.start()
+            with pytest.raises(_Stop):
+                list(client.map(outer, range(10), limit=3))
+        finally:
+            signal.signal(signal.SIGUSR1, previous)
+        stopped_after = time.monotonic() - began
+        count = len(started)
+        time.sleep(0.3)
+        assert client.get(res, "default", "never-retried") is None
+
+    assert stopped_after < 5.0, "the retry's sleep and the nested maps ended early"
+    assert {m // 100 for m in started} <= {1, 2}, "items never started are never started"
+    assert count < 60 and len(started) == count, "nested maps stopped at their next item"

@@ -18,10 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
-import shutil
 import stat
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +35,7 @@ from movekit.bundle.layout import (
     load_yaml,
 )
 from movekit.bundle.reader import DirectoryMembers
+from movekit.bundle.staging import Staging, sweep
 from movekit.bundle.writer import write_private_file
 from movekit.errors import InvalidBundle, UsageError
 from movekit.model import plain_copy
@@ -108,20 +106,22 @@ def read_clusterctl_directory(path: Path | str) -> list[dict[str, Any]]:
     return objects
 
 
-def write_clusterctl_directory(path: Path | str, objects: Iterable[Mapping[str, Any]]) -> None:
+def write_clusterctl_directory(path: Path | str, objects: Iterable[Mapping[str, Any]]
+                               ) -> list[Path]:
     """Write ``objects`` as ``clusterctl move --to-directory`` would, directory 0700, files 0600.
 
     The files are written to a private directory beside ``path`` and moved into place at the
     end, replacing an earlier clusterctl directory there whole: clusterctl rewrites files one by
     one and leaves the stale ones behind, which ``--from-directory`` would then restore.
+    Returns the staging leftovers of other runs that were left alone (see
+    :mod:`movekit.bundle.staging`).
     """
     target = Path(os.path.abspath(path))
-    if not target.parent.is_dir():
-        raise UsageError(f"{target.parent}: directory does not exist")
-    _check_target(target)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    check_clusterctl_target(target)
+    leftovers = sweep(target)
+    staged = Staging(target)
+    staging = staged.path
     try:
-        os.chmod(staging, 0o700)
         written: dict[str, ObjectRef] = {}
         for obj in objects:
             ref = ObjectRef.of(obj)
@@ -135,8 +135,19 @@ def write_clusterctl_directory(path: Path | str, objects: Iterable[Mapping[str, 
             write_private_file(staging / name, go_json(obj))
         _publish(staging, target)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        staged.remove()
         raise
+    staged.release()
+    return leftovers
+
+
+def check_clusterctl_target(path: Path | str) -> None:
+    """UsageError unless clusterctl's directory may be written at ``path``: asked before
+    anything is paused, and again when it is published."""
+    target = Path(os.path.abspath(path))
+    if not target.parent.is_dir():
+        raise UsageError(f"{target.parent}: directory does not exist")
+    _check_target(target)
 
 
 def go_json(obj: Mapping[str, Any]) -> bytes:
@@ -225,11 +236,13 @@ def _publish(staging: Path, target: Path) -> None:
     if not _check_target(target):  # again: the target may have changed meanwhile
         os.rename(staging, target)
         return
-    retired = target.with_name(f".{target.name}.{secrets.token_hex(4)}.old")
+    graveyard = Staging(target)
+    retired = graveyard.path / "previous"
     os.rename(target, retired)
     try:
         os.rename(staging, target)
     except BaseException:
         os.rename(retired, target)
         raise
-    shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        graveyard.remove()

@@ -2,10 +2,12 @@
 
 Every file is first written into a private staging directory next to the target (for an
 archive, appended to one spool file there); the manifest goes in last. Only then is the result
-published: the staging directory is renamed into place (an earlier bundle there is renamed away
-first, then removed, so no stale file survives), or the spooled members are streamed into
-``FILE.tmp`` which is renamed over ``FILE``. Files are 0600 and directories 0700
-whatever the umask: a bundle carries kubeconfigs and CA keys.
+published: the staging directory is renamed into place (an earlier bundle there is first
+renamed into a staging directory of its own, then removed, so no stale file survives), or the
+spooled members are streamed into an archive inside the staging directory, which is renamed
+over ``FILE``. Nothing is ever created under a name someone else could have prepared (see
+:mod:`movekit.bundle.staging`, which also removes what a killed run left). Files are 0600 and
+directories 0700 whatever the umask: a bundle carries kubeconfigs and CA keys.
 
 Object files are not fsync'ed one by one (that would cost seconds per thousand objects); a file
 torn by a crash is caught by the checksum when the bundle is read.
@@ -16,10 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
-import shutil
 import stat
-import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +45,7 @@ from movekit.bundle.manifest import (
     build_manifest,
     manifest_chunks,
 )
+from movekit.bundle.staging import Staging, sweep
 from movekit.errors import UsageError
 from movekit.model import Exclusion, KindInfo, NamespaceEntry, Provider, Selection
 from movekit.refs import ObjectRef
@@ -119,10 +119,26 @@ def _archive_target(path: Path) -> None:
         raise UsageError(f"{path}: is a symbolic link; name the archive file itself")
     if not stat.S_ISREG(info.st_mode):
         raise UsageError(f"{path}: exists and is not a file")
-    with path.open("rb") as existing:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as err:
+        raise UsageError(f"{path}: exists and cannot be read ({err.strerror})") from None
+    with os.fdopen(fd, "rb") as existing:
         if existing.read(4) != ZSTD_MAGIC:
             raise UsageError(f"{path}: exists and is not a .tar.zst bundle; refusing to "
                              "overwrite it")
+
+
+def check_bundle_target(target: Path | str, archive: bool) -> None:
+    """UsageError unless a bundle may be written at ``target``: asked before anything is
+    paused, and again when the bundle is published."""
+    path = Path(os.path.abspath(target))
+    if not path.parent.is_dir():
+        raise UsageError(f"{path.parent}: directory does not exist")
+    if archive:
+        _archive_target(path)
+    else:
+        _directory_target(path)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -152,16 +168,11 @@ class BundleWriter:
         self.target = Path(os.path.abspath(target))
         self.archive = self.target.name.endswith(ARCHIVE_SUFFIX) if archive is None else archive
         self.compression_level = compression_level
-        parent = self.target.parent
-        if not parent.is_dir():
-            raise UsageError(f"{parent}: directory does not exist")
-        if self.archive:
-            _archive_target(self.target)
-        else:
-            _directory_target(self.target)
-        self._staging = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=".tmp",
-                                              dir=parent))
-        os.chmod(self._staging, 0o700)
+        check_bundle_target(self.target, self.archive)
+        # What a killed run left: removed when provably ours and dead, otherwise listed here.
+        self.leftovers = sweep(self.target)
+        self._staged = Staging(self.target)
+        self._staging = self._staged.path
         self._dirs: set[str] = set()
         # An archive's members are appended to one private spool file rather than created as
         # thousands of files: they are read back, in order, only to be archived.
@@ -251,7 +262,7 @@ class BundleWriter:
     def _remove_staging(self) -> None:
         if self._spool is not None:
             self._spool.close()
-        shutil.rmtree(self._staging, ignore_errors=True)
+        self._staged.remove()
 
     def _check_open(self) -> None:
         if self._finished:
@@ -310,40 +321,37 @@ class BundleWriter:
         target = self.target
         state = _directory_target(target)  # again: the target may have changed meanwhile
         if state == "bundle":
-            retired = target.with_name(f".{target.name}.{secrets.token_hex(4)}.old")
+            graveyard = Staging(target)
+            retired = graveyard.path / "previous"
             os.rename(target, retired)
             try:
                 os.rename(self._staging, target)
             except BaseException:
                 os.rename(retired, target)
+                graveyard.remove()
                 raise
-            shutil.rmtree(retired, ignore_errors=True)
+            graveyard.remove()
         else:
             if state == "empty":
                 os.rmdir(target)
             os.rename(self._staging, target)
+        self._staged.release()
         _fsync_dir(target.parent)
 
     def _publish_archive(self) -> None:
         assert self._spool is not None
         self._spool.flush()
         spool = os.open(self._staging / _SPOOL_FILE, os.O_RDONLY | os.O_CLOEXEC)
-        partial = self.target.with_name(self.target.name + ".tmp")
+        # Inside the private staging directory: no name beside the target to prepare or race.
+        partial = self._staging / _ARCHIVE_FILE
         try:
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, 0o600)
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    os.fchmod(fd, 0o600)
-                    write_members(self._spooled, spool_reader(spool, self._spooled), out,
-                                  self.compression_level)
-                    out.flush()
-                    os.fsync(fd)
-                _archive_target(self.target)
-                os.replace(partial, self.target)
-            except BaseException:
-                partial.unlink(missing_ok=True)
-                raise
+            with open_private_file(partial) as out:
+                write_members(self._spooled, spool_reader(spool, self._spooled), out,
+                              self.compression_level)
+                out.flush()
+                os.fsync(out.fileno())
+            _archive_target(self.target)
+            os.replace(partial, self.target)
         finally:
             os.close(spool)
         _fsync_dir(self.target.parent)
@@ -351,6 +359,7 @@ class BundleWriter:
 
 
 _SPOOL_FILE = "members"
+_ARCHIVE_FILE = "bundle.tar.zst"
 
 
 def _copy(chunks: Iterable[bytes], out: BinaryIO, limit: int, what: str) -> tuple[str, int]:

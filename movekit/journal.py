@@ -18,8 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
+from movekit.bundle.fastschema import Validator
 from movekit.errors import UsageError
 from movekit.refs import ObjectRef
 from movekit.schemas import load_schema
@@ -181,5 +180,5 @@ def _ref_json(ref: ObjectRef) -> dict[str, str]:
     return {"group": ref.group, "kind": ref.kind, "namespace": ref.namespace, "name": ref.name}
 
 
-def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(load_schema("journal.v1.json"))
+def _validator() -> Any:
+    return Validator(load_schema("journal.v1.json"))

@@ -10,8 +10,11 @@ also words the error. A schema with any keyword not handled here does not compil
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import cache
 from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 Check = Callable[[Any], bool]
 
@@ -26,6 +29,38 @@ _TYPES: dict[str, Check] = {
     "integer": lambda v: type(v) is int,  # jsonschema also takes 1.0: the caller asks it then
     "number": lambda v: type(v) is int or type(v) is float,
 }
+
+
+@cache
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """``pattern`` as JSON Schema means it (ECMA-262): ``$`` is the end of the text. In Python
+    it also matches before a final newline, which would let ``"c1\n"`` pass as a name."""
+    out: list[str] = []
+    escaped = in_class = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "$" and not in_class:
+            out.append(r"\Z")
+            continue
+        out.append(char)
+    return re.compile("".join(out))
+
+
+def _ecma_pattern_keyword(validator: Any, pattern: str, instance: Any,
+                          _schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not ecma_pattern(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+#: Draft 2020-12, with ``pattern`` read as ECMA-262 reads it (see :func:`ecma_pattern`).
+Validator: Any = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern_keyword})
 
 
 class Unsupported(ValueError):
@@ -54,7 +89,7 @@ def _keyword(keyword: str, value: Any, schema: Mapping[str, Any]) -> Check:
     if keyword == "enum":
         return lambda v: any(type(v) is type(e) and v == e for e in value)
     if keyword == "pattern":
-        search = re.compile(value).search
+        search = ecma_pattern(value).search
         return lambda v: type(v) is not str or search(v) is not None
     if keyword == "maxLength":
         return lambda v: type(v) is not str or len(v) <= value

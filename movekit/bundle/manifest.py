@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import jsonschema
 
-from movekit.bundle.fastschema import Unsupported, compile_check
+from movekit.bundle.fastschema import Unsupported, Validator, compile_check
 from movekit.bundle.layout import (
     FORMAT_VERSION,
     MANIFEST_FILE,
@@ -310,12 +310,12 @@ def _schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Any:
-    return jsonschema.Draft202012Validator(_schema())
+    return Validator(_schema())
 
 
 @cache
 def _object_validator() -> Any:
-    return jsonschema.Draft202012Validator(_schema()["properties"]["objects"]["items"])
+    return Validator(_schema()["properties"]["objects"]["items"])
 
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")

@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
-from movekit.bundle.fastschema import Unsupported, compile_check
+from movekit.bundle import read_bundle
+from movekit.bundle.fastschema import Unsupported, Validator, compile_check, ecma_pattern
 from movekit.bundle.layout import MANIFEST_FILE
 from movekit.bundle.manifest import _fast_check, _validator
-from tests.bundle.bundle_samples import write_sample
+from movekit.errors import InvalidBundle
+from tests.bundle.bundle_samples import tamper, write_sample
 
 # Values of every JSON type, and the look-alikes where Python and JSON Schema disagree.
 REPLACEMENTS: list[Any] = [None, True, False, 0, 1, 1.0, -1, 10**6, "", "x", "A" * 300,
@@ -87,3 +89,32 @@ def test_conditional_parts_of_the_schema_are_checked_as_jsonschema_does(
                          "passphraseIdentity": identity}
     if _fast_check()(doc):
         assert _validator().is_valid(doc)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda doc: doc["objects"][0].update(name=doc["objects"][0]["name"] + "\n"),
+    lambda doc: doc["tool"].update(version=doc["tool"]["version"] + "\n"),
+    lambda doc: doc["objects"][0].update(sha256=doc["objects"][0]["sha256"] + "\n"),
+    lambda doc: doc.update(createdAt=doc["createdAt"] + "\n"),
+], ids=["name", "tool-version", "sha256", "created-at"])
+def test_a_pattern_ends_at_the_end_of_the_text_not_before_a_final_newline(
+    tmp_path: Path, edit: Any
+) -> None:
+    # JSON Schema's ``$`` is ECMA-262's; Python's also matches before a trailing newline.
+    bundle = tmp_path / "bundle"
+    write_sample(bundle)
+    tamper(bundle, manifest=edit)
+
+    with pytest.raises(InvalidBundle, match=r"manifest\.json \S+: .*does not match"):
+        read_bundle(bundle)
+
+
+@pytest.mark.parametrize(("pattern", "text", "matches"), [
+    ("^a$", "a", True), ("^a$", "a\n", False), ("^[$]$", "$", True),
+    (r"^\$$", "$", True), (r"^\$$", "$\n", False), ("^a$|^b$", "b\n", False),
+])
+def test_ecma_pattern_reads_dollar_as_the_end_of_the_text(
+    pattern: str, text: str, matches: bool
+) -> None:
+    assert (ecma_pattern(pattern).search(text) is not None) is matches
+    assert (next(Validator({"pattern": pattern}).iter_errors(text), None) is None) is matches

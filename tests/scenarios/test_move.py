@@ -541,3 +541,29 @@ def test_move_without_a_garbage_collector_keeps_the_target_paused_until_resumed(
 def stderr_of(completed: subprocess.CompletedProcess[str]) -> str:
     """stderr with rich's line wrapping undone."""
     return " ".join(completed.stderr.split())
+
+
+def test_a_live_move_creates_the_namespace_with_the_source_pod_security_labels(
+    src: Env, dst: Env, namespace: str, tmp_path: Path
+) -> None:
+    # The labels come from the cluster being moved, not from a file someone handed over: a
+    # live move takes them without --allow-pod-security-labels (an import would refuse them).
+    selection = _seed(src, "cluster-alone", namespace)
+    labels = {"pod-security.kubernetes.io/enforce": "privileged", "team": "platform"}
+    with src.client() as client:
+        ns = client.resource("v1", "Namespace")
+        assert ns is not None
+        client.merge_patch(ns, "", namespace, {"metadata": {"labels": labels}})
+
+    journal = _move(src, dst, selection, tmp_path)
+
+    _assert_moved(src, dst, journal)
+    with dst.client() as client:
+        ns = client.resource("v1", "Namespace")
+        assert ns is not None
+        created = client.get(ns, "", namespace)
+    assert created is not None
+    assert labels.items() <= created["metadata"]["labels"].items()
+    code = movekit("move", "--kubeconfig", src.kubeconfig, "--to-kubeconfig", dst.kubeconfig,
+                   "-n", namespace, "--allow-pod-security-labels").returncode
+    assert code == 2

@@ -292,7 +292,8 @@ def test_resume_source_resumes_clusters_a_killed_export_left_paused(
     with src.client() as client:
         resumed = resume_source(client, old.entries)
 
-    assert {r.name for r in resumed} == set(_clusters(src, namespace))
+    assert {r.name for r in resumed.resumed} == set(_clusters(src, namespace))
+    assert resumed.recreated == []
     assert _pause_state(src, namespace) == _unpaused(src, namespace)
 
 

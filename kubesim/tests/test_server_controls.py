@@ -92,6 +92,22 @@ def test_request_log_records_user_verb_and_code(sim: KubeSim, core: client.CoreV
     assert sim.request_count(write=True) == 1
 
 
+def test_a_request_is_in_the_log_by_the_time_its_client_has_the_answer(
+    sim: KubeSim, core: client.CoreV1Api
+) -> None:
+    # Tests count requests right after their client returns: the log must never lag behind.
+    for n in range(1, 101):
+        before = sim.request_count()
+        if n % 3 == 0:
+            error_of(lambda: core.read_namespaced_secret("absent", "default"))
+        elif n % 25 == 1:
+            core.list_namespaced_secret("default", watch=True, timeout_seconds=1,
+                                        _preload_content=False).read()
+        else:
+            core.read_namespace("default")
+        assert sim.request_count() == before + 1, f"request {n} was not logged yet"
+
+
 def _secret(name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}}
 

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -157,7 +158,12 @@ class Handler(BaseHTTPRequestHandler):
             return b"".join(chunks)
         return b""
 
+    #: Called with the status code just before the answer's first byte is written.
+    answering: Callable[[int], None] | None = None
+
     def send(self, code: int, body: bytes, headers: str = _JSON_HEADERS) -> None:
+        if self.answering is not None:
+            self.answering(code)
         head = (f"HTTP/1.1 {code} {self.responses.get(code, ('',))[0]}\r\n{headers}"
                 f"Content-Length: {len(body)}\r\n\r\n")
         self.wfile.write(head.encode("latin-1") + body)
@@ -187,6 +193,16 @@ class Api:
         user = ""
         verb = ""
         code = 500
+        logged = False
+
+        def log(answer: int) -> None:
+            # Before the answer leaves: a client that has its answer finds its request logged.
+            nonlocal logged
+            if not logged:
+                logged = True
+                self.request_log.append(RequestRecord(method, path, query, user, answer, verb))
+
+        h.answering = log
         try:
             body = h.read_body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
             cutoff = self.controls.cutoff
@@ -229,7 +245,7 @@ class Api:
             code = 500
             self._send_error(h, status.internal_error(f"{type(err).__name__}: {err}"))
         finally:
-            self.request_log.append(RequestRecord(method, path, query, user, code, verb))
+            log(code)  # never answered: dropped, or the client went away first
 
     def _send_error(self, h: Handler, err: status.ApiError) -> None:
         headers = _JSON_HEADERS + "".join(f"{k}: {v}\r\n" for k, v in err.headers.items())
@@ -702,6 +718,8 @@ class Api:
                 raise status.bad_request(f'resourceVersion: Invalid value: "{rv}"') from None
             except status.ApiError as err:
                 error = err
+        if h.answering is not None:
+            h.answering(200)
         h.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                       b"Cache-Control: no-cache, private\r\nTransfer-Encoding: chunked\r\n\r\n")
 

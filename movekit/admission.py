@@ -364,31 +364,7 @@ def _secret_problems(obj: Mapping[str, Any], confined: Confinement) -> list[str]
         problems.append(f"a Secret of type {secret_type} grants access to the API server; "
                         f"--allow-secret-type {secret_type} permits it")
     problems.extend(_immutable_problem(obj))
-    total = 0
-    keys: set[str] = set()
-    for field_name, decode in (("data", True), ("stringData", False)):
-        value = obj.get(field_name)
-        if value is None:
-            continue
-        if not isinstance(value, Mapping):
-            problems.append(f"{field_name} is {_type(value)}, not a mapping of strings")
-            continue
-        for key, item in value.items():
-            where = f"{field_name}[{_shown(key)}]"
-            if not _is_config_key(key):
-                problems.append(f"{where}: the key is not a valid Secret key")
-            elif not isinstance(item, str):
-                problems.append(f"{where} is {_type(item)}, not a string")
-            else:
-                keys.add(key)
-                length = _base64_length(item) if decode else _bytes(item)
-                if length is None:
-                    problems.append(f"{where} is not base64")
-                else:
-                    total += length
-    if total > MAX_DATA_BYTES:
-        problems.append(f"the data is {total} bytes, over the API server's limit of "
-                        f"{MAX_DATA_BYTES} (1 MiB)")
+    keys = _data_problems(obj, (("data", True), ("stringData", False)), "Secret", problems)
     if isinstance(secret_type, str) and not problems:
         problems.extend(_typed_secret_problems(obj, secret_type, keys))
     return problems
@@ -432,9 +408,18 @@ def _is_config_key(key: Any) -> bool:
 
 def _config_map_problems(obj: Mapping[str, Any]) -> list[str]:
     problems = _immutable_problem(obj)
+    _data_problems(obj, (("data", False), ("binaryData", True)), "ConfigMap", problems)
+    return problems
+
+
+def _data_problems(obj: Mapping[str, Any], fields: tuple[tuple[str, bool], ...], kind: str,
+                   problems: list[str]) -> set[str]:
+    """Check the data maps ``fields`` (name, base64-encoded) of a Secret or a ConfigMap as the
+    API server does, adding to ``problems``; returns the keys found. A ConfigMap's key may be
+    in only one of its maps; a Secret's stringData overrides its data."""
     total = 0
     keys: set[str] = set()
-    for field_name, decode in (("data", False), ("binaryData", True)):
+    for field_name, decode in fields:
         value = obj.get(field_name)
         if value is None:
             continue
@@ -444,8 +429,8 @@ def _config_map_problems(obj: Mapping[str, Any]) -> list[str]:
         for key, item in value.items():
             where = f"{field_name}[{_shown(key)}]"
             if not _is_config_key(key):
-                problems.append(f"{where}: the key is not a valid ConfigMap key")
-            elif key in keys:
+                problems.append(f"{where}: the key is not a valid {kind} key")
+            elif kind == "ConfigMap" and key in keys:
                 problems.append(f"{where}: the key is in both data and binaryData")
             elif not isinstance(item, str):
                 problems.append(f"{where} is {_type(item)}, not a string")
@@ -459,7 +444,7 @@ def _config_map_problems(obj: Mapping[str, Any]) -> list[str]:
     if total > MAX_DATA_BYTES:
         problems.append(f"the data is {total} bytes, over the API server's limit of "
                         f"{MAX_DATA_BYTES} (1 MiB)")
-    return problems
+    return keys
 
 
 def _base64_length(text: str) -> int | None:

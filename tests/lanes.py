@@ -251,8 +251,8 @@ def _prepare_all(pair: tuple[RealCluster, ...]) -> None:
 
 
 def settled_request_count(sim: KubeSim, verb: str | None = None) -> int:
-    """Requests of ``verb`` kubesim logged, once the count holds still for 0.2 s: it logs a
-    request after answering it, and a request in flight when its client died still lands."""
+    """Requests of ``verb`` kubesim logged, once the count holds still for 0.2 s: kubesim logs
+    a request before answering it, but one still in flight when its client died lands later."""
     count = sim.request_count(verb=verb)
     while True:
         time.sleep(0.2)

@@ -18,7 +18,6 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -27,6 +26,7 @@ from typer.models import ArgumentInfo, CommandInfo, DefaultPlaceholder, OptionIn
 from typer.utils import get_params_from_function
 
 from movekit import errors
+from movekit.clihelp import BARE_VALUES, EXAMPLES, split_examples, value_name
 from movekit.interrupt import OUTPUT_CLOSED
 
 REGENERATE = "python -m movekit.docgen > docs/cli.md"
@@ -66,7 +66,6 @@ _ERROR_MEANINGS: dict[type[errors.MovekitError], str] = {
     ),
 }
 
-_TYPE_NAMES: dict[object, str] = {Path: "PATH", str: "TEXT", int: "INTEGER", float: "FLOAT"}
 
 
 @dataclass(frozen=True)
@@ -128,9 +127,8 @@ def _param(name: str, annotation: Any, info: ParameterInfo) -> Param:
     default = info.default
     help_text = " ".join((info.help or "").split())
     if isinstance(info, ArgumentInfo):
-        metavar = info.metavar or name.upper()
-        value = _TYPE_NAMES.get(element, getattr(element, "__name__", str(element)).upper())
-        return Param((metavar,), None, value + (", repeatable" if repeats else ""), "",
+        metavar = info.metavar or value_name(element)
+        return Param((metavar,), None, metavar + (", repeatable" if repeats else ""), "",
                      help_text, argument=True, required=default is Ellipsis)
     declared = [d for d in (info.param_decls or ()) if d]
     names: list[str] = []
@@ -153,7 +151,9 @@ def _param(name: str, annotation: Any, info: ParameterInfo) -> Param:
     if is_bool:
         value = "flag"
     else:
-        value = info.metavar or _TYPE_NAMES.get(element, getattr(element, "__name__", "VALUE"))
+        value = info.metavar or value_name(element)
+        if any(n in BARE_VALUES for n in names):
+            value = f"{value} (alone: {BARE_VALUES[names[0]]})"
         if repeats:
             value += ", repeatable"
     return Param(tuple(names), negation, value,
@@ -223,7 +223,8 @@ def _option_cell(param: Param) -> str:
 
 def _command_section(command: Command) -> list[str]:
     title = " ".join(command.path)
-    summary, _, rest = command.help.partition("\n\n")
+    description, examples = split_examples(command.help)
+    summary, _, rest = description.partition("\n\n")
     lines = [f"## movekit {title}", "", " ".join(summary.split()), ""]
     if rest.strip():
         lines += [" ".join(p.split()) + "\n" for p in rest.strip().split("\n\n")]
@@ -240,6 +241,8 @@ def _command_section(command: Command) -> list[str]:
         lines += [f"| {_option_cell(p)} | {p.value} | {_cell(p.default)} | {_cell(p.help)} |"
                   for p in options]
         lines.append("")
+    if examples:
+        lines += [EXAMPLES, "", "```", *examples, "```", ""]
     return lines
 
 
@@ -385,14 +388,14 @@ def cli_reference() -> str:
         "",
         f"Generated from the code by `{REGENERATE}`; do not edit by hand.",
         "",
-        _help(app.info.help),
+        split_examples(_help(app.info.help))[0],
         "",
         "| command | what it does |",
         "| --- | --- |",
     ]
     for command in found:
         anchor = "movekit-" + "-".join(command.path)
-        first = command.help.split("\n\n")[0]
+        first = split_examples(command.help)[0].split("\n\n")[0]
         lines.append(f"| [`movekit {' '.join(command.path)}`](#{anchor}) | "
                      f"{_cell(' '.join(first.split()))} |")
     lines += ["", "Every command takes `--help`. A kubeconfig defaults to `$KUBECONFIG`, else "

@@ -559,7 +559,7 @@ def resume_source(
 
 @app.command()
 def verify(
-    path: Annotated[Path, typer.Argument(help="Bundle directory or .tar.zst archive.")],
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Bundle directory or .tar.zst archive.")],
     output: Output = OutputFormat.TEXT,
 ) -> None:
     """Verify a bundle offline: format, schema, checksums, files. Prints its digest.
@@ -584,7 +584,7 @@ def verify(
 
 @app.command()
 def inspect(
-    path: Annotated[Path, typer.Argument(help="Bundle directory or .tar.zst archive.")],
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Bundle directory or .tar.zst archive.")],
     format: Annotated[InspectFormat, typer.Option(
         "--format", "--output", "-o", metavar="FORMAT",
         help="tree, json, yaml, dot or mermaid.")] = InspectFormat.TREE,
@@ -708,7 +708,11 @@ def _mount_subcommands(args: Sequence[str] | None = None) -> None:
         raise UsageError(EMULATOR_MISSING)
     else:
         return
+    mounted = {group.name for group in app.registered_groups} | {
+        command.name for command in app.registered_commands}
     for point in wanted:
+        if point.name in mounted:  # already, by an earlier call in this process
+            continue
         try:
             command = point.load()
         except ModuleNotFoundError as missing:

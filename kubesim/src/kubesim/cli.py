@@ -17,11 +17,8 @@ from kubesim.sim import KubeSim
 
 DEFAULT_SEED_NAMESPACE = "fleet"
 
-kubesim_app = typer.Typer(
-    name="kubesim",
-    help="kubesim, the Kubernetes API server emulator movekit's tests and demo run against.",
-    no_args_is_help=True,
-)
+# Its help is the callback's docstring, examples included.
+kubesim_app = typer.Typer(name="kubesim", no_args_is_help=True)
 
 
 @kubesim_app.callback()

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import urllib3
@@ -616,7 +616,7 @@ def _api_error(err: ApiException, verb: str, where: str) -> KubeApiError:
 
 
 def _transient_error(err: Exception, verb: str, where: str, server: str) -> Exception:
-    if isinstance(err, ApiException):
+    if _answered(err):
         return _api_error(err, verb, where)
     return ClusterUnreachable(f"cannot reach {server}: {_unreachable_reason(err)} ({verb} {where})")
 
@@ -715,8 +715,13 @@ def _never_processed(err: Exception) -> bool:
     return isinstance(err, urllib3.exceptions.ConnectTimeoutError | ConnectionRefusedError)
 
 
+def _answered(err: Exception) -> TypeGuard[ApiException]:
+    """Whether the server answered: the client files a failed TLS handshake as status 0."""
+    return isinstance(err, ApiException) and int(err.status or 0) != 0
+
+
 def _brief(err: Exception) -> str:
-    if isinstance(err, ApiException):
+    if _answered(err):
         return f"{err.status} {err.reason}"
     return _unreachable_reason(err)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +18,7 @@ from movekit import cli
 from movekit.clihelp import BARE_VALUES, command_paths
 from movekit.model import ConflictPolicy
 from movekit.version import __version__
+from tests.cli_run import movekit
 
 # What typer's own help printed: <bool>, <list[str]>, <path>, <text|json|yaml>, {path}.
 PYTHON_TYPES = re.compile(r"<(?:bool|str|int|float|path|list\[[^>]*\]|[a-z]+(?:\|[a-z]+)+)>"
@@ -39,22 +39,6 @@ def _commands() -> Iterator[tuple[tuple[str, ...], Any]]:
 
 
 COMMANDS = {" ".join(path) or "(movekit)": (path, command) for path, command in _commands()}
-
-
-def movekit(*args: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-            columns: int | None = None) -> tuple[int, str, str]:
-    """``movekit ARGS`` in-process, as its entry point runs it: exit code, stdout, stderr."""
-    monkeypatch.setattr(sys, "argv", ["movekit", *args])
-    monkeypatch.setattr(sys, "stdout", sys.stdout)  # main guards them; put them back after
-    monkeypatch.setattr(sys, "stderr", sys.stderr)
-    monkeypatch.setattr(cli._State, "output", "text")
-    if columns is not None:
-        monkeypatch.setenv("COLUMNS", str(columns))
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exited:
-        cli.main()
-    captured = capsys.readouterr()
-    return int(exited.value.code or 0), captured.out, captured.err
 
 
 def _options(command: Any) -> list[Any]:

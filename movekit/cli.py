@@ -76,7 +76,6 @@ class OutputFormat(StrEnum):
 
 Output = Annotated[OutputFormat, typer.Option(
     "--output", "-o", metavar="FORMAT", help="text, json or yaml.")]
-OUTPUTS = tuple(OutputFormat)
 T = TypeVar("T")
 # Commands other distributions add; movekit-kubesim brings `demo` and `kubesim`.
 COMMANDS_GROUP = "movekit.commands"
@@ -117,8 +116,6 @@ class _State:
 
 
 def _output(output: str) -> str:
-    if output not in OUTPUTS:
-        raise UsageError(f"--output must be one of {', '.join(OUTPUTS)}")
     _State.output = output
     return output
 
@@ -300,7 +297,7 @@ def import_(
     _output(output)
     dry_run = _dry_run(dry_run_mode, "import")
     path, _ = _bundle_path(from_directory, from_archive, "from")
-    policy = _conflict(conflict)
+    policy = ConflictPolicy(conflict)
     mapping = _namespace_map(namespace_map or [])
     options = ImportOptions(
         plan=PlanOptions(conflict=policy, namespace_map=mapping,
@@ -409,7 +406,7 @@ def move_(
     _output(output)
     dry_run = _dry_run(dry_run_mode, "move")
     say = _progress(quiet, verbose, output)
-    policy = _conflict(conflict)
+    policy = ConflictPolicy(conflict)
     if to_directory is not None:
         _refuse_flags(ctx, "--to-directory", _NOT_FOR_EXPORT_ONLY)
         return _export(KubeClient(kubeconfig, context, qps=qps, burst=burst), ExportOptions(
@@ -678,12 +675,6 @@ def _namespace_map(pairs: list[str]) -> dict[str, str]:
             raise UsageError(f"--namespace-map wants OLD=NEW, got {pair!r}")
         mapping[old] = new
     return mapping
-
-
-def _conflict(text: str) -> ConflictPolicy:
-    if text not in tuple(ConflictPolicy):
-        raise UsageError(f"--conflict must be one of {', '.join(ConflictPolicy)}")
-    return ConflictPolicy(text)
 
 
 def _group_kind(text: str) -> GroupKind:

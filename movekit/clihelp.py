@@ -1,8 +1,8 @@
 """How every command's ``--help`` and every usage mistake read: plain text, as git and kubectl.
 
 typer's own help is boxed by rich, shows Python types (``<bool>``, ``<list[str]>``, ``{path}``)
-and cuts names with "…" on a narrow terminal. :func:`plain_help` gives each command of an app,
-and of the apps mounted in it, the command classes below instead: a usage line, the
+and cuts names with "…" on a narrow terminal. :class:`PlainTyper` (and :func:`plain_help`, for
+an app mounted in it) gives each command the command classes below instead: a usage line, the
 description, one row per flag with its value's name (``PATH``, ``N``, ``FORMAT``), and the
 examples the command's docstring ends with, wrapped to the terminal and never cut.
 """
@@ -30,9 +30,9 @@ EXAMPLES = "Examples:"
 # Only ``--dry-run=VALUE`` gives another one: ``--dry-run client`` is a flag and an argument.
 BARE_VALUES = {"--dry-run": "client"}
 
-# What a value is called in --help when its flag does not name it: never a Python type.
 _NAME_COLUMN = 28  # the widest name that keeps its description beside it
 _MIN_TEXT = 30  # a description is never squeezed narrower than this
+# What a value is called in --help when its flag does not name it: never a Python type.
 _VALUE_NAMES: dict[object, str] = {Path: "PATH", int: "N", float: "NUMBER", str: "TEXT"}
 
 

@@ -47,13 +47,16 @@ _ERROR_MEANINGS: dict[type[errors.MovekitError], str] = {
         "request to a cluster."
     ),
     errors.PrecheckFailed: (
-        "A check failed: a Cluster or Machine is not provisioned, the selection is empty, the "
+        "A check failed: a Cluster or Machine is not provisioned, the namespace does not exist "
+        "or the selection is empty, the "
         "target does not serve a kind, a provider is missing or older, a foreign object is in "
         "the way, or block-move did not clear in time. Every problem is listed; nothing is left "
         "changed (what was paused for the check is resumed)."
     ),
     errors.ClusterUnreachable: (
-        "An API server could not be reached, even after retrying for the retry budget."
+        "An API server could not be reached, even after retrying for the retry budget. The "
+        "message names the server and why: connection refused, host name not resolved, TLS "
+        "verification failed, timed out."
     ),
     errors.ApiRequestFailed: (
         "An API server refused a request for good (403, 404, 422, a webhook denial, ...). The "
@@ -272,8 +275,9 @@ def _exit_codes() -> list[str]:
             "Every command exits with one of these codes. Errors are printed on standard error as "
             "one `error: ...` line, followed by one indented line per problem when there are "
             "several.", "", *rows, "",
-            "A flag the command does not know, or a missing required argument, also exits with "
-            "`2`.", ""]
+            "A flag the command does not know, a flag without its value, a value that is not one "
+            "of the flag's choices, a missing argument or a command that does not exist also "
+            "exits with `2`: one `error:` line, then `Try 'movekit COMMAND --help' for help.`", ""]
 
 
 def _quoted_text() -> list[str]:

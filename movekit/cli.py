@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from enum import StrEnum
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -17,6 +18,7 @@ from movekit import render
 from movekit.apply import DEFAULT_WORKERS, ApplyOptions
 from movekit.bundle import read_bundle
 from movekit.bundle.encryption import SecretKeys, describe
+from movekit.clihelp import PlainTyper, run
 from movekit.contract import BLOCK_MOVE_ANNOTATION
 from movekit.errors import MovekitError, UsageError
 from movekit.export import ExportOptions, export_bundle
@@ -30,38 +32,81 @@ from movekit.progress import QUIET, ConsoleReporter
 from movekit.refs import GroupKind
 from movekit.version import __version__
 
-app = typer.Typer(
+app = PlainTyper(
     name="movekit",
-    help="Move Cluster API objects between management clusters through a verifiable bundle.",
+    help="""Move Cluster API objects between management clusters through a verifiable bundle.
+
+    Examples:
+      movekit export -n prod --to-archive prod.tar.zst --leave-paused
+      movekit import --from-archive prod.tar.zst --kubeconfig target.yaml
+      movekit move -n prod --to-kubeconfig target.yaml --dry-run
+    """,
     no_args_is_help=True,
-    pretty_exceptions_enable=False,
 )
 # Every line is a rich Text built by render.line; markup and emoji codes stay off regardless.
 out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 Kubeconfig = Annotated[Path | None, typer.Option(
-    "--kubeconfig", help="Kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config).")]
+    "--kubeconfig", metavar="PATH", help="Kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config).")]
 Context = Annotated[str | None, typer.Option(
-    "--context", "--kubeconfig-context", help="Context in the kubeconfig to use.")]
+    "--context", "--kubeconfig-context", metavar="NAME", help="Context in the kubeconfig to use.")]
 Qps = Annotated[float, typer.Option(
-    "--qps", help="Client-side request rate limit per second (0: no limit).")]
-Burst = Annotated[int, typer.Option("--burst", help="Requests allowed above --qps in a burst.")]
+    "--qps", metavar="RATE", help="Client-side request rate limit per second (0: no limit).")]
+Burst = Annotated[int, typer.Option("--burst", metavar="N", help="Requests allowed above --qps in a burst.")]
 RetireTimeout = Annotated[float, typer.Option(
-    help="Seconds to wait for retired objects to leave the source (the garbage collector "
+    metavar="SECONDS", help="Seconds to wait for retired objects to leave the source (the garbage collector "
          "finishes their deletion) before giving up with exit code 7; running again continues.")]
-BundleDirectory = Annotated[Path | None, typer.Option(help="The bundle, as a directory.")]
-BundleArchive = Annotated[Path | None, typer.Option(help="The bundle, as a .tar.zst file.")]
+BundleDirectory = Annotated[Path | None, typer.Option(
+    metavar="DIR", help="The bundle, as a directory.")]
+BundleArchive = Annotated[Path | None, typer.Option(
+    metavar="FILE", help="The bundle, as a .tar.zst file.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Show only the result and errors.")]
 Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True,
                                       help="Show more (-v: details, -vv: every request step).")]
-Output = Annotated[str, typer.Option("--output", "-o", help="text, json or yaml.")]
-OUTPUTS = ("text", "json", "yaml")
+
+
+class OutputFormat(StrEnum):
+    """What ``-o`` prints: text for people, JSON or YAML for programs."""
+
+    TEXT = "text"
+    JSON = "json"
+    YAML = "yaml"
+
+
+Output = Annotated[OutputFormat, typer.Option(
+    "--output", "-o", metavar="FORMAT", help="text, json or yaml.")]
 T = TypeVar("T")
 # Commands other distributions add; movekit-kubesim brings `demo` and `kubesim`.
 COMMANDS_GROUP = "movekit.commands"
 EMULATOR_COMMANDS = ("demo", "kubesim")
 EMULATOR_MISSING = "this command needs the emulator: pip install 'movekit[demo]'"
+
+
+class InspectFormat(StrEnum):
+    """What ``inspect --format`` draws."""
+
+    TREE = "tree"
+    JSON = "json"
+    YAML = "yaml"
+    DOT = "dot"
+    MERMAID = "mermaid"
+
+
+class DryRun(StrEnum):
+    """``--dry-run``'s values, kubectl's: a bare ``--dry-run`` is ``client``."""
+
+    NONE = "none"  # not a dry run
+    CLIENT = "client"  # read and plan; send no write
+    SERVER = "server"  # as client, and send the writes with dryRun=All
+
+
+def _dry_run(mode: DryRun, command: str, *, server: bool = False) -> bool:
+    """Whether ``command`` runs dry; ``server``: whether it can send its writes as a dry run."""
+    if mode == DryRun.SERVER and not server:
+        raise UsageError(f"{command} --dry-run=server is not supported: {command} does not send "
+                         "its writes with dryRun=All; use --dry-run (client)")
+    return mode != DryRun.NONE
 
 
 class _State:
@@ -71,8 +116,6 @@ class _State:
 
 
 def _output(output: str) -> str:
-    if output not in OUTPUTS:
-        raise UsageError(f"--output must be one of {', '.join(OUTPUTS)}")
     _State.output = output
     return output
 
@@ -111,17 +154,23 @@ def _bundle_path(directory: Path | None, archive: Path | None, verb: str) -> tup
 
 @app.command()
 def export(
-    to_directory: Annotated[Path | None, typer.Option(help="Write the bundle as a directory.")] = None,
-    to_archive: Annotated[Path | None, typer.Option(help="Write the bundle as a .tar.zst file.")] = None,
-    namespace: Annotated[str | None, typer.Option("--namespace", "-n",
-                                                  help="Namespace to export (default: default).")] = None,
+    to_directory: Annotated[Path | None, typer.Option(
+        metavar="DIR", help="Write the bundle as a directory.")] = None,
+    to_archive: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="Write the bundle as a .tar.zst file.")] = None,
+    namespace: Annotated[str | None, typer.Option(
+        "--namespace", "-n", metavar="NAME", help="Namespace to export (default: default).")] = None,
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A",
                                                  help="Export from every namespace.")] = False,
     cluster: Annotated[list[str] | None, typer.Option(
-        help="Export only this Cluster and what it needs (repeatable).")] = None,
+        metavar="NAME", help="Export only this Cluster and what it needs (repeatable).")] = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
-    dry_run: Annotated[bool, typer.Option(help="Show what would be exported; write nothing.")] = False,
+    dry_run_mode: Annotated[DryRun, typer.Option(
+        "--dry-run", metavar="MODE",
+        help="Show what would be exported; write nothing. MODE is client (as --dry-run alone) or "
+             "server, the same here: the pauses are only tried, with dryRun=All.")]
+    = DryRun.NONE,
     force: Annotated[bool, typer.Option(
         help="Export even when Clusters or Machines are not fully provisioned.")] = False,
     leave_paused: Annotated[bool, typer.Option(
@@ -132,19 +181,26 @@ def export(
     no_pause: Annotated[bool, typer.Option(
         "--no-pause", help="Do not pause the source while reading (read-only credentials).")] = False,
     block_move_timeout: Annotated[float, typer.Option(
-        help=f"Seconds to wait for {BLOCK_MOVE_ANNOTATION} to clear.")] = 300.0,
+        metavar="SECONDS", help=f"Seconds to wait for {BLOCK_MOVE_ANNOTATION} to clear.")] = 300.0,
     encrypt_to: Annotated[list[str] | None, typer.Option(
-        "--encrypt-to", help="Encrypt Secret values to this age recipient (age1..., repeatable).")] = None,
+        "--encrypt-to", metavar="RECIPIENT", help="Encrypt Secret values to this age recipient (age1..., repeatable).")] = None,
     passphrase_file: Annotated[Path | None, typer.Option(
-        help="Encrypt Secret values with the passphrase on this file's first line.")] = None,
+        metavar="FILE", help="Encrypt Secret values with the passphrase on this file's first line.")] = None,
     qps: Qps = DEFAULT_QPS,
     burst: Burst = DEFAULT_BURST,
-    output: Output = "text",
+    output: Output = OutputFormat.TEXT,
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> None:
-    """Export Cluster API objects from a cluster into a bundle."""
+    """Export Cluster API objects from a cluster into a bundle.
+
+    Examples:
+      movekit export -n prod --to-archive prod.tar.zst --leave-paused
+      movekit export -n prod --cluster web --dry-run
+      movekit export -A --to-directory fleet-bundle --encrypt-to age1...
+    """
     _output(output)
+    dry_run = _dry_run(dry_run_mode, "export", server=True)
     selection = _selection(namespace, all_namespaces, cluster or [])
     target: Path | None = None
     archive = False
@@ -171,10 +227,10 @@ def _export(client: KubeClient, options: ExportOptions, progress: ConsoleReporte
 
 
 AllowNamespace = Annotated[list[str] | None, typer.Option(
-    help="Also allow writing in this target namespace: outside the bundle's selection, a system "
+    metavar="NAME", help="Also allow writing in this target namespace: outside the bundle's selection, a system "
          "namespace or one of the target's provider namespaces (repeatable).")]
 AllowSecretType = Annotated[list[str] | None, typer.Option(
-    help="Also allow Secrets of this type that grant API access, such as "
+    metavar="TYPE", help="Also allow Secrets of this type that grant API access, such as "
          "kubernetes.io/service-account-token (repeatable).")]
 AllowPodSecurityLabels = Annotated[bool, typer.Option(
     help="Create namespaces with the bundle's pod-security.kubernetes.io/ labels.")]
@@ -191,41 +247,57 @@ def _allowances(namespaces: list[str] | None, secret_types: list[str] | None,
 @app.command("import")
 def import_(
     from_directory: Annotated[Path | None, typer.Option(
+        metavar="DIR",
         help="Read the bundle from a directory (or one clusterctl move --to-directory wrote).")] = None,
-    from_archive: Annotated[Path | None, typer.Option(help="Read the bundle from a .tar.zst file.")] = None,
+    from_archive: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="Read the bundle from a .tar.zst file.")] = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
-    dry_run: Annotated[bool, typer.Option(help="Print the plan; write nothing.")] = False,
+    dry_run_mode: Annotated[DryRun, typer.Option(
+        "--dry-run", metavar="MODE",
+        help="Print the plan; write nothing. MODE is client (as --dry-run alone); server is not "
+             "supported: creates are not sent with dryRun=All.")]
+    = DryRun.NONE,
     expect_digest: Annotated[str | None, typer.Option(
-        help="Refuse the bundle unless its digest is this sha256:... value.")] = None,
-    conflict: Annotated[str, typer.Option(
-        help=f"What to do with foreign objects already in the target: {', '.join(ConflictPolicy)}.")] = "fail",
+        metavar="DIGEST", help="Refuse the bundle unless its digest is this sha256:... value.")] = None,
+    conflict: Annotated[ConflictPolicy, typer.Option(
+        metavar="POLICY",
+        help=f"What to do with foreign objects already in the target: {', '.join(ConflictPolicy)}.")]
+    = ConflictPolicy.FAIL,
     namespace_map: Annotated[list[str] | None, typer.Option(
-        help="Import namespace OLD as NEW (OLD=NEW, repeatable).")] = None,
+        metavar="OLD=NEW", help="Import namespace OLD as NEW (OLD=NEW, repeatable).")] = None,
     skip_provider_check: Annotated[bool, typer.Option(
         help="Import even when the target's providers are missing or older.")] = False,
     allow_kind: Annotated[list[str] | None, typer.Option(
-        help="Also allow importing this Kind.group (repeatable).")] = None,
+        metavar="KIND.GROUP", help="Also allow importing this Kind.group (repeatable).")] = None,
     allow_namespace: AllowNamespace = None,
     allow_secret_type: AllowSecretType = None,
     allow_pod_security_labels: AllowPodSecurityLabels = False,
     leave_paused: Annotated[bool, typer.Option(
         help="Leave imported Clusters and ClusterClasses paused.")] = False,
     identity: Annotated[list[Path] | None, typer.Option(
-        help="age identity file (as age-keygen writes it) that decrypts the bundle's Secrets (repeatable).")] = None,
+        metavar="FILE", help="age identity file (as age-keygen writes it) that decrypts the bundle's Secrets (repeatable).")] = None,
     passphrase_file: Annotated[Path | None, typer.Option(
-        help="Decrypt the bundle's Secrets with the passphrase on this file's first line.")] = None,
-    workers: Annotated[int, typer.Option(help="Objects created concurrently within a wave.")] = DEFAULT_WORKERS,
+        metavar="FILE", help="Decrypt the bundle's Secrets with the passphrase on this file's first line.")] = None,
+    workers: Annotated[int, typer.Option(
+        metavar="N", help="Objects created concurrently within a wave.")] = DEFAULT_WORKERS,
     qps: Qps = DEFAULT_QPS,
     burst: Burst = DEFAULT_BURST,
-    output: Output = "text",
+    output: Output = OutputFormat.TEXT,
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> None:
-    """Import a bundle into a cluster: verify, plan, then create in dependency order."""
+    """Import a bundle into a cluster: verify, plan, then create in dependency order.
+
+    Examples:
+      movekit import --from-archive prod.tar.zst --kubeconfig target.yaml --dry-run
+      movekit import --from-archive prod.tar.zst --expect-digest sha256:...
+      movekit import --from-directory clusterctl-dir --namespace-map prod=prod-eu
+    """
     _output(output)
+    dry_run = _dry_run(dry_run_mode, "import")
     path, _ = _bundle_path(from_directory, from_archive, "from")
-    policy = _conflict(conflict)
+    policy = ConflictPolicy(conflict)
     mapping = _namespace_map(namespace_map or [])
     options = ImportOptions(
         plan=PlanOptions(conflict=policy, namespace_map=mapping,
@@ -268,56 +340,73 @@ _NOT_FOR_IMPORT_ONLY = ("namespace", "all_namespaces", "cluster", "to_directory"
 @app.command("move")
 def move_(
     ctx: typer.Context,
-    to_kubeconfig: Annotated[Path | None, typer.Option(help="Kubeconfig of the target cluster.")] = None,
+    to_kubeconfig: Annotated[Path | None, typer.Option(
+        metavar="PATH", help="Kubeconfig of the target cluster.")] = None,
     to_context: Annotated[str | None, typer.Option(
-        "--to-context", "--to-kubeconfig-context", help="Context in the target kubeconfig.")] = None,
-    namespace: Annotated[str | None, typer.Option("--namespace", "-n",
-                                                  help="Namespace to move (default: default).")] = None,
+        "--to-context", "--to-kubeconfig-context", metavar="NAME",
+        help="Context in the target kubeconfig.")] = None,
+    namespace: Annotated[str | None, typer.Option(
+        "--namespace", "-n", metavar="NAME", help="Namespace to move (default: default).")] = None,
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A",
                                                  help="Move every namespace.")] = False,
     cluster: Annotated[list[str] | None, typer.Option(
-        help="Move only this Cluster and what it needs (repeatable).")] = None,
+        metavar="NAME", help="Move only this Cluster and what it needs (repeatable).")] = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
     to_directory: Annotated[Path | None, typer.Option(
+        metavar="DIR",
         help="Only export, to this directory, as clusterctl move --to-directory does (a movekit "
              "bundle; with --clusterctl-layout, clusterctl's own files).")] = None,
     clusterctl_layout: Annotated[bool, typer.Option(
         "--clusterctl-layout", help="With --to-directory: write clusterctl's layout.")] = False,
     from_directory: Annotated[Path | None, typer.Option(
-        help="Only import from this directory (as clusterctl move --from-directory).")] = None,
+        metavar="DIR", help="Only import from this directory (as clusterctl move --from-directory).")] = None,
     allow_namespace: AllowNamespace = None,
     allow_secret_type: AllowSecretType = None,
     allow_pod_security_labels: AllowPodSecurityLabels = False,
     journal: Annotated[Path | None, typer.Option(
-        help="Journal file (default: ./movekit-move-<time>.journal.json).")] = None,
+        metavar="FILE", help="Journal file (default: ./movekit-move-<time>.journal.json).")] = None,
     resume_journal: Annotated[Path | None, typer.Option(
-        "--resume", help="Continue the move recorded in this journal.")] = None,
+        "--resume", metavar="JOURNAL", help="Continue the move recorded in this journal.")] = None,
     rollback_journal: Annotated[Path | None, typer.Option(
-        "--rollback", help="Undo the move recorded in this journal.")] = None,
-    dry_run: Annotated[bool, typer.Option(help="Run every check and show the plan; change nothing.")] = False,
+        "--rollback", metavar="JOURNAL", help="Undo the move recorded in this journal.")] = None,
+    dry_run_mode: Annotated[DryRun, typer.Option(
+        "--dry-run", metavar="MODE",
+        help="Run every check and show the plan; change nothing. MODE is client (as --dry-run "
+             "alone); server is not supported: creates are not sent with dryRun=All.")]
+    = DryRun.NONE,
     force: Annotated[bool, typer.Option(help="Move even when not fully provisioned.")] = False,
     no_rollback: Annotated[bool, typer.Option(
         "--no-rollback", help="On failure, leave things as they are for --resume.")] = False,
-    conflict: Annotated[str, typer.Option(
-        help=f"Objects already in the target and not from this move: {', '.join(ConflictPolicy)}.")] = "fail",
+    conflict: Annotated[ConflictPolicy, typer.Option(
+        metavar="POLICY",
+        help=f"Objects already in the target and not from this move: {', '.join(ConflictPolicy)}.")]
+    = ConflictPolicy.FAIL,
     block_move_timeout: Annotated[float, typer.Option(
-        help=f"Seconds to wait for {BLOCK_MOVE_ANNOTATION} to clear.")] = 300.0,
+        metavar="SECONDS", help=f"Seconds to wait for {BLOCK_MOVE_ANNOTATION} to clear.")] = 300.0,
     retire_timeout: RetireTimeout = DEFAULT_RETIRE_TIMEOUT,
-    workers: Annotated[int, typer.Option(help="Objects created concurrently within a wave.")] = DEFAULT_WORKERS,
+    workers: Annotated[int, typer.Option(
+        metavar="N", help="Objects created concurrently within a wave.")] = DEFAULT_WORKERS,
     qps: Qps = DEFAULT_QPS,
     burst: Burst = DEFAULT_BURST,
-    output: Output = "text",
+    output: Output = OutputFormat.TEXT,
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> None:
-    """Move Cluster API objects from one cluster to another: export, import, retire the source."""
+    """Move Cluster API objects from one cluster to another: export, import, retire the source.
+
+    Examples:
+      movekit move -n prod --to-kubeconfig target.yaml --dry-run
+      movekit move -n prod --to-kubeconfig target.yaml
+      movekit move --resume movekit-move-20260101T120000Z.journal.json
+    """
     from movekit.journal import ClusterAccess, Journal
     from movekit.mover import MoveOptions, default_journal_path, move, resume, rollback
 
     _output(output)
+    dry_run = _dry_run(dry_run_mode, "move")
     say = _progress(quiet, verbose, output)
-    policy = _conflict(conflict)
+    policy = ConflictPolicy(conflict)
     if to_directory is not None:
         _refuse_flags(ctx, "--to-directory", _NOT_FOR_EXPORT_ONLY)
         return _export(KubeClient(kubeconfig, context, qps=qps, burst=burst), ExportOptions(
@@ -394,32 +483,42 @@ def retire(
     kubeconfig: Kubeconfig = None,
     context: Context = None,
     to_kubeconfig: Annotated[Path | None, typer.Option(
-        help="Kubeconfig of the target the bundle was imported into: retire checks it holds "
+        metavar="PATH", help="Kubeconfig of the target the bundle was imported into: retire checks it holds "
              "every object first.")] = None,
     to_context: Annotated[str | None, typer.Option(
-        "--to-context", "--to-kubeconfig-context", help="Context in the target kubeconfig.")] = None,
+        "--to-context", "--to-kubeconfig-context", metavar="NAME",
+        help="Context in the target kubeconfig.")] = None,
     expect_digest: Annotated[str | None, typer.Option(
-        help="Refuse the bundle unless its digest is this sha256:... value.")] = None,
-    dry_run: Annotated[bool, typer.Option(
-        help="Show what would be deleted, kept and left alone; change nothing.")] = False,
+        metavar="DIGEST", help="Refuse the bundle unless its digest is this sha256:... value.")] = None,
+    dry_run_mode: Annotated[DryRun, typer.Option(
+        "--dry-run", metavar="MODE",
+        help="Show what would be deleted, kept and left alone; change nothing. MODE is client "
+             "(as --dry-run alone); server is not supported: deletes are not sent with "
+             "dryRun=All.")] = DryRun.NONE,
     force: Annotated[bool, typer.Option(
         help="Retire without checking that the source is paused and the target holds the "
              "bundle's objects.")] = False,
     identity: Annotated[list[Path] | None, typer.Option(
-        help="age identity file that decrypts the bundle's Secrets, to compare them with the "
+        metavar="FILE", help="age identity file that decrypts the bundle's Secrets, to compare them with the "
              "target's (repeatable).")] = None,
     passphrase_file: Annotated[Path | None, typer.Option(
-        help="Decrypt the bundle's Secrets with the passphrase on this file's first line.")] = None,
+        metavar="FILE", help="Decrypt the bundle's Secrets with the passphrase on this file's first line.")] = None,
     retire_timeout: RetireTimeout = DEFAULT_RETIRE_TIMEOUT,
-    output: Output = "text",
+    output: Output = OutputFormat.TEXT,
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> None:
-    """Delete from the source exactly the objects a bundle recorded (last step of an air-gapped move)."""
+    """Delete from the source exactly the objects a bundle recorded (last step of an air-gapped move).
+
+    Examples:
+      movekit retire --from-archive prod.tar.zst --to-kubeconfig target.yaml --dry-run
+      movekit retire --from-archive prod.tar.zst --to-kubeconfig target.yaml
+    """
     from movekit.importer import load_verified
     from movekit.mover import RetireOptions, retire_bundle
 
     _output(output)
+    dry_run = _dry_run(dry_run_mode, "retire")
     bundle = load_verified(_bundle_path(from_directory, from_archive, "from")[0], expect_digest)
     options = RetireOptions(dry_run=dry_run, force=force, timeout=retire_timeout,
                             keys=SecretKeys(tuple(identity or ()), passphrase_file))
@@ -439,9 +538,13 @@ def resume_source(
     from_archive: BundleArchive = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
-    output: Output = "text",
+    output: Output = OutputFormat.TEXT,
 ) -> None:
-    """Unpause the source after export --leave-paused (abort an air-gapped move)."""
+    """Unpause the source after export --leave-paused (abort an air-gapped move).
+
+    Examples:
+      movekit resume-source --from-archive prod.tar.zst
+    """
     from movekit.mover import resume_source as unpause
 
     _output(output)
@@ -453,10 +556,15 @@ def resume_source(
 
 @app.command()
 def verify(
-    path: Annotated[Path, typer.Argument(help="Bundle directory or .tar.zst archive.")],
-    output: Output = "text",
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Bundle directory or .tar.zst archive.")],
+    output: Output = OutputFormat.TEXT,
 ) -> None:
-    """Verify a bundle offline: format, schema, checksums, files. Prints its digest."""
+    """Verify a bundle offline: format, schema, checksums, files. Prints its digest.
+
+    Examples:
+      movekit verify prod.tar.zst
+      movekit verify fleet-bundle -o json
+    """
     _output(output)
     bundle = read_bundle(path)
 
@@ -473,11 +581,17 @@ def verify(
 
 @app.command()
 def inspect(
-    path: Annotated[Path, typer.Argument(help="Bundle directory or .tar.zst archive.")],
-    format: Annotated[str, typer.Option(
-        "--format", "--output", "-o", help="tree, json, yaml, dot or mermaid.")] = "tree",
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Bundle directory or .tar.zst archive.")],
+    format: Annotated[InspectFormat, typer.Option(
+        "--format", "--output", "-o", metavar="FORMAT",
+        help="tree, json, yaml, dot or mermaid.")] = InspectFormat.TREE,
 ) -> None:
-    """Show what a bundle holds: clusters, kinds, waves, exclusions, and the graph."""
+    """Show what a bundle holds: clusters, kinds, waves, exclusions, and the graph.
+
+    Examples:
+      movekit inspect prod.tar.zst
+      movekit inspect prod.tar.zst --format dot | dot -Tsvg > prod.svg
+    """
     bundle = read_bundle(path)
     renderers = {"tree": render.inspect_tree, "json": render.inspect_json,
                  "yaml": render.inspect_yaml, "dot": render.inspect_dot,
@@ -487,9 +601,28 @@ def inspect(
     renderers[format](out, bundle)
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        out.print(render.line(__version__))
+        raise typer.Exit()
+
+
+@app.callback()
+def _movekit(version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version,
+        help="Print movekit's version and exit.")] = False) -> None:
+    # The group's own flags; each command's live on the command.
+    pass
+
+
 @app.command()
-def version(output: Output = "text") -> None:
-    """Print movekit's version."""
+def version(output: Output = OutputFormat.TEXT) -> None:
+    """Print movekit's version (as movekit --version does).
+
+    Examples:
+      movekit version
+      movekit version -o json
+    """
     _output(output)
     _emit(output, {"apiVersion": render.OUTPUT_API_VERSION, "kind": "Version",
                    "version": __version__}, lambda: out.print(render.line(__version__)))
@@ -544,12 +677,6 @@ def _namespace_map(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _conflict(text: str) -> ConflictPolicy:
-    if text not in tuple(ConflictPolicy):
-        raise UsageError(f"--conflict must be one of {', '.join(ConflictPolicy)}")
-    return ConflictPolicy(text)
-
-
 def _group_kind(text: str) -> GroupKind:
     kind, _, group = text.partition(".")
     return GroupKind(group, kind)
@@ -572,7 +699,11 @@ def _mount_subcommands(args: Sequence[str] | None = None) -> None:
         raise UsageError(EMULATOR_MISSING)
     else:
         return
+    mounted = {group.name for group in app.registered_groups} | {
+        command.name for command in app.registered_commands}
     for point in wanted:
+        if point.name in mounted:  # already, by an earlier call in this process
+            continue
         try:
             command = point.load()
         except ModuleNotFoundError as missing:
@@ -589,13 +720,16 @@ def main() -> None:
     try:
         with signals_interrupt():
             _mount_subcommands(sys.argv[1:])
-            app()
+            code = run(app, sys.argv[1:], "movekit")
     except MovekitError as error:
         with contextlib.suppress(Interrupted):  # the reader went; the exit code still tells
             err.print(render.line("error:", "red") + render.line(f" {error}", message=True))
+            if error.hint:
+                err.print(render.line(error.hint, message=True))
             if _State.output in ("json", "yaml"):
                 _emit(_State.output, render.error_json(str(error), error.exit_code),
                       lambda: None)
         sys.exit(error.exit_code)
     except Interrupted as interrupt:
         _interrupted(interrupt, "run the same command again to resume")
+    sys.exit(code)

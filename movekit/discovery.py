@@ -142,6 +142,12 @@ class Discovery:
         self.packed = {}
 
 
+def namespace_exists(client: KubeClient, name: str) -> bool:
+    res = client.resource("v1", "Namespace")
+    assert res is not None, "every API server serves v1 Namespace"
+    return client.get(res, "", name) is not None
+
+
 def read_namespaces(client: KubeClient, names: Iterable[str]) -> list[NamespaceEntry]:
     """Name, labels and annotations of each namespace, so the target can recreate it alike."""
     res = client.resource("v1", "Namespace")

@@ -18,7 +18,6 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -27,6 +26,7 @@ from typer.models import ArgumentInfo, CommandInfo, DefaultPlaceholder, OptionIn
 from typer.utils import get_params_from_function
 
 from movekit import errors
+from movekit.clihelp import BARE_VALUES, EXAMPLES, split_examples, value_name
 from movekit.interrupt import OUTPUT_CLOSED
 
 REGENERATE = "python -m movekit.docgen > docs/cli.md"
@@ -47,13 +47,16 @@ _ERROR_MEANINGS: dict[type[errors.MovekitError], str] = {
         "request to a cluster."
     ),
     errors.PrecheckFailed: (
-        "A check failed: a Cluster or Machine is not provisioned, the selection is empty, the "
+        "A check failed: a Cluster or Machine is not provisioned, the namespace does not exist "
+        "or the selection is empty, the "
         "target does not serve a kind, a provider is missing or older, a foreign object is in "
         "the way, or block-move did not clear in time. Every problem is listed; nothing is left "
         "changed (what was paused for the check is resumed)."
     ),
     errors.ClusterUnreachable: (
-        "An API server could not be reached, even after retrying for the retry budget."
+        "An API server could not be reached, even after retrying for the retry budget. The "
+        "message names the server and why: connection refused, host name not resolved, TLS "
+        "verification failed, timed out."
     ),
     errors.ApiRequestFailed: (
         "An API server refused a request for good (403, 404, 422, a webhook denial, ...). The "
@@ -66,7 +69,6 @@ _ERROR_MEANINGS: dict[type[errors.MovekitError], str] = {
     ),
 }
 
-_TYPE_NAMES: dict[object, str] = {Path: "PATH", str: "TEXT", int: "INTEGER", float: "FLOAT"}
 
 
 @dataclass(frozen=True)
@@ -128,9 +130,8 @@ def _param(name: str, annotation: Any, info: ParameterInfo) -> Param:
     default = info.default
     help_text = " ".join((info.help or "").split())
     if isinstance(info, ArgumentInfo):
-        metavar = info.metavar or name.upper()
-        value = _TYPE_NAMES.get(element, getattr(element, "__name__", str(element)).upper())
-        return Param((metavar,), None, value + (", repeatable" if repeats else ""), "",
+        metavar = info.metavar or value_name(element)
+        return Param((metavar,), None, metavar + (", repeatable" if repeats else ""), "",
                      help_text, argument=True, required=default is Ellipsis)
     declared = [d for d in (info.param_decls or ()) if d]
     names: list[str] = []
@@ -153,7 +154,9 @@ def _param(name: str, annotation: Any, info: ParameterInfo) -> Param:
     if is_bool:
         value = "flag"
     else:
-        value = info.metavar or _TYPE_NAMES.get(element, getattr(element, "__name__", "VALUE"))
+        value = info.metavar or value_name(element)
+        if any(n in BARE_VALUES for n in names):
+            value = f"{value} (alone: {BARE_VALUES[names[0]]})"
         if repeats:
             value += ", repeatable"
     return Param(tuple(names), negation, value,
@@ -223,7 +226,8 @@ def _option_cell(param: Param) -> str:
 
 def _command_section(command: Command) -> list[str]:
     title = " ".join(command.path)
-    summary, _, rest = command.help.partition("\n\n")
+    description, examples = split_examples(command.help)
+    summary, _, rest = description.partition("\n\n")
     lines = [f"## movekit {title}", "", " ".join(summary.split()), ""]
     if rest.strip():
         lines += [" ".join(p.split()) + "\n" for p in rest.strip().split("\n\n")]
@@ -240,6 +244,8 @@ def _command_section(command: Command) -> list[str]:
         lines += [f"| {_option_cell(p)} | {p.value} | {_cell(p.default)} | {_cell(p.help)} |"
                   for p in options]
         lines.append("")
+    if examples:
+        lines += [EXAMPLES, "", "```", *examples, "```", ""]
     return lines
 
 
@@ -269,8 +275,9 @@ def _exit_codes() -> list[str]:
             "Every command exits with one of these codes. Errors are printed on standard error as "
             "one `error: ...` line, followed by one indented line per problem when there are "
             "several.", "", *rows, "",
-            "A flag the command does not know, or a missing required argument, also exits with "
-            "`2`.", ""]
+            "A flag the command does not know, a flag without its value, a value that is not one "
+            "of the flag's choices, a missing argument or a command that does not exist also "
+            "exits with `2`: one `error:` line, then `Try 'movekit COMMAND --help' for help.`", ""]
 
 
 def _quoted_text() -> list[str]:
@@ -385,14 +392,14 @@ def cli_reference() -> str:
         "",
         f"Generated from the code by `{REGENERATE}`; do not edit by hand.",
         "",
-        _help(app.info.help),
+        split_examples(_help(app.info.help))[0],
         "",
         "| command | what it does |",
         "| --- | --- |",
     ]
     for command in found:
         anchor = "movekit-" + "-".join(command.path)
-        first = command.help.split("\n\n")[0]
+        first = split_examples(command.help)[0].split("\n\n")[0]
         lines.append(f"| [`movekit {' '.join(command.path)}`](#{anchor}) | "
                      f"{_cell(' '.join(first.split()))} |")
     lines += ["", "Every command takes `--help`. A kubeconfig defaults to `$KUBECONFIG`, else "

@@ -7,6 +7,8 @@ class MovekitError(Exception):
     """Base of every error movekit reports to a user; ``str(err)`` is the one-line message."""
 
     exit_code = 1
+    # A line shown under the message: what to read or run next.
+    hint: str | None = None
 
 
 class UsageError(MovekitError):

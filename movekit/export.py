@@ -28,7 +28,7 @@ from movekit.bundle.encryption import SecretSealer, sealer_for
 from movekit.bundle.staging import describe_leftovers
 from movekit.bundle.writer import check_bundle_target
 from movekit.contract import BLOCK_MOVE_ANNOTATION, CLUSTER
-from movekit.discovery import Discovery, discover, read_namespaces
+from movekit.discovery import Discovery, discover, namespace_exists, read_namespaces
 from movekit.entries import entry_for
 from movekit.errors import PrecheckFailed, UsageError
 from movekit.graph import Graph, build
@@ -102,7 +102,7 @@ def preview_export(
                      whole=not options.pause and not options.dry_run)
     report.detail(f"read {len(first.objects)} objects of {len(first.kinds)} kinds "
                   f"in {sum(client.requests.values())} requests")
-    graph = _build_checked(first, options.selection)
+    graph = _build_checked(first, options.selection, lambda name: namespace_exists(client, name))
     warnings = _precheck(graph, first, options.force)
     # Paused by movekit (an interrupted move's journal, or the mark of a run that was killed):
     # not the user's pause, so it is restored to unpaused and recorded as such.
@@ -203,18 +203,31 @@ def _check_layout(options: ExportOptions) -> None:
         raise UsageError("clusterctl's layout is a directory: use --to-directory")
 
 
-def _build_checked(found: Discovery, selection: Selection) -> Graph:
+def _build_checked(found: Discovery, selection: Selection,
+                   exists: Callable[[str], bool] | None = None) -> Graph:
+    """The graph of what was read, refused when the selection holds nothing to export.
+
+    ``exists`` tells whether a namespace exists, so that a mistyped ``-n`` is told from an empty
+    namespace; it is asked only when the selection came out empty.
+    """
     graph = build(found.objects, found.kinds, selection)
+
+    def refuse_missing_namespace() -> None:
+        if selection.namespace and exists is not None and not exists(selection.namespace):
+            raise PrecheckFailed(f"namespace {selection.namespace} does not exist")
+
     if selection.clusters:
         present = {ref.name for ref in graph.nodes
                    if ref.group_kind == CLUSTER and ref.namespace == selection.namespace}
         missing = sorted(selection.clusters - present)
         if missing:
+            refuse_missing_namespace()
             where = f"namespace {selection.namespace}" if selection.namespace else "the cluster"
             raise PrecheckFailed(f"no Cluster named {', '.join(missing)} in {where}")
     # Global objects move with whatever selection (clusterctl moves every global identity), so
     # they alone do not make a namespace worth exporting.
     if not any(ref.namespace and in_scope(ref, selection) for ref in graph.moved):
+        refuse_missing_namespace()
         where = (f"namespace {selection.namespace}" if selection.namespace
                  else "any namespace")
         raise PrecheckFailed(

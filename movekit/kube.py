@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -19,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import urllib3
@@ -168,7 +171,8 @@ class KubeClient:
         except (ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as err:
             where = f"kubeconfig {kubeconfig}" if kubeconfig else "the default kubeconfig"
             ctx = f" (context {context!r})" if context else ""
-            raise UsageError(f"cannot load {where}{ctx}: {_first_line(err)}") from err
+            problem = _kubeconfig_problem(kubeconfig, context)
+            raise UsageError(problem or f"cannot load {where}{ctx}: {_first_line(err)}") from None
         # Retries are ours (they know which verbs are safe to repeat); urllib3 must not add its own.
         configuration.retries = False
         configuration.connection_pool_maxsize = connections
@@ -612,9 +616,95 @@ def _api_error(err: ApiException, verb: str, where: str) -> KubeApiError:
 
 
 def _transient_error(err: Exception, verb: str, where: str, server: str) -> Exception:
-    if isinstance(err, ApiException):
+    if _answered(err):
         return _api_error(err, verb, where)
-    return ClusterUnreachable(f"{verb} {where}: cannot reach {server}: {_first_line(err)}")
+    return ClusterUnreachable(f"cannot reach {server}: {_unreachable_reason(err)} ({verb} {where})")
+
+
+def _causes(err: BaseException) -> Iterator[BaseException]:
+    """``err`` and what it wraps: urllib3's ``reason``, then Python's cause and context."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [err]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += [e for e in (getattr(current, "reason", None), current.__cause__,
+                                current.__context__) if isinstance(e, BaseException)]
+
+
+def _unreachable_reason(err: Exception) -> str:
+    """Why no answer came, in a few words: never urllib3's pool, retry and URL internals."""
+    causes = list(_causes(err))
+    # Most telling first: urllib3 files a refused connection under its timeouts, too.
+    for cause in causes:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS verification failed: {cause.verify_message or cause.reason}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS failed: {cause.reason or _first_line(cause)}"
+        if isinstance(cause, socket.gaierror):
+            return "host name not resolved"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset by the server"
+    for cause in causes:
+        if isinstance(cause, TimeoutError | urllib3.exceptions.TimeoutError):
+            return "timed out"
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror.lower()
+    for cause in causes:
+        if isinstance(cause, urllib3.exceptions.ProtocolError | ConnectionError):
+            return "the connection closed before the answer"
+    return type(err).__name__
+
+
+def _kubeconfig_files(kubeconfig: str | Path | None) -> list[Path]:
+    """The files the kubernetes client reads: the one given, $KUBECONFIG's, or the default."""
+    if kubeconfig:
+        return [Path(kubeconfig)]
+    listed = [Path(p) for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    return listed or [Path("~/.kube/config").expanduser()]
+
+
+def _kubeconfig_problem(kubeconfig: str | Path | None, context: str | None) -> str | None:
+    """What is wrong with the kubeconfig, in the words a user can act on: the missing file, the
+    line of a YAML error, or the contexts there are instead of the one asked for."""
+    files = _kubeconfig_files(kubeconfig)
+    present = [path for path in files if path.exists()]
+    if not present:
+        names = ", ".join(str(path) for path in files)
+        return (f"kubeconfig {names} does not exist" if kubeconfig or len(files) > 1 else
+                f"no kubeconfig: {names} does not exist (give --kubeconfig or set KUBECONFIG)")
+    contexts: list[str] = []
+    current = None
+    for path in present:
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as err:
+            return f"cannot read kubeconfig {path}: {err.strerror or _first_line(err)}"
+        except UnicodeDecodeError:
+            return f"kubeconfig {path} is not UTF-8 text"
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f"{path}, line {mark.line + 1}" if mark is not None else str(path)
+            return f"kubeconfig {where}: not valid YAML: {getattr(err, 'problem', None) or err}"
+        if not isinstance(document, dict):
+            return f"kubeconfig {path} is not a kubeconfig: no clusters, users or contexts"
+        contexts += [str(entry["name"]) for entry in document.get("contexts") or ()
+                     if isinstance(entry, dict) and entry.get("name")]
+        current = current or document.get("current-context")
+    wanted = context or current
+    available = ", ".join(sorted(set(contexts))) or "none"
+    where = ", ".join(str(path) for path in present)
+    if not wanted:
+        return f"kubeconfig {where} sets no current-context; give --context (one of: {available})"
+    if wanted not in contexts:
+        which = "context" if context else "current-context"
+        return f"{which} {wanted!r} is not in kubeconfig {where}; available contexts: {available}"
+    return None
 
 
 def _never_processed(err: Exception) -> bool:
@@ -625,10 +715,15 @@ def _never_processed(err: Exception) -> bool:
     return isinstance(err, urllib3.exceptions.ConnectTimeoutError | ConnectionRefusedError)
 
 
+def _answered(err: Exception) -> TypeGuard[ApiException]:
+    """Whether the server answered: the client files a failed TLS handshake as status 0."""
+    return isinstance(err, ApiException) and int(err.status or 0) != 0
+
+
 def _brief(err: Exception) -> str:
-    if isinstance(err, ApiException):
+    if _answered(err):
         return f"{err.status} {err.reason}"
-    return _first_line(err)
+    return _unreachable_reason(err)
 
 
 def _first_line(err: object) -> str:

@@ -64,11 +64,12 @@ def test_export_verify_inspect_import_through_the_cli(
 
 @pytest.mark.parametrize(("args", "code", "says"), [
     (["export", "--to-directory", "a", "--to-archive", "b.tar.zst"], 2, "exactly one of"),
-    (["import", "--from-directory", "b", "--conflict", "merge"], 2, "--conflict must be one of"),
+    (["import", "--from-directory", "b", "--conflict", "merge"], 2,
+     "'merge' is not one of 'fail', 'skip', 'update'"),
     (["import", "--from-directory", "b", "--namespace-map", "nope"], 2, "OLD=NEW"),
     (["verify", "missing-bundle"], 3, "missing-bundle"),
     (["export", "--kubeconfig", "no-such-kubeconfig", "--to-directory", "b"], 2,
-     "cannot load kubeconfig"),
+     "kubeconfig no-such-kubeconfig does not exist"),
 ])
 def test_bad_input_gets_one_line_and_its_exit_code(
     args: list[str], code: int, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from kubesim.capi.install import ensure_namespace
 from kubesim.capi.topologies import TOPOLOGIES, Topology
 from kubesim.refs import ObjectRef as FixtureRef
 from movekit.bundle import Bundle, read_bundle
@@ -165,6 +166,7 @@ def test_export_force_moves_unprovisioned_clusters_and_warns(
 
 def test_export_of_an_empty_namespace_is_an_error(src: Env, namespace: str,
                                                   tmp_path: Path) -> None:
+    ensure_namespace(src.api, namespace)
     with pytest.raises(PrecheckFailed, match="nothing to export"):
         _export(src, Selection(namespace=namespace), tmp_path / "b")
 

@@ -113,9 +113,9 @@ def _verbosity_flags() -> tuple[str, ...]:
 def _choices(*args: str | Path) -> list[str]:
     """Every value an option takes, as the CLI lists them when given one it does not take."""
     refused = movekit(*args).stderr
-    found = re.search(r"must be one of ([\w, -]+)", refused)
+    found = re.search(r"is not one of ((?:'[\w-]+'(?:, )?)+)", refused)
     assert found, f"{args}: no list of choices in the error"
-    return [choice.strip() for choice in found.group(1).split(",")]
+    return re.findall(r"'([\w-]+)'", found.group(1))
 
 
 Run = tuple[str, tuple[str | Path, ...]]  # a label for failure messages, and the arguments

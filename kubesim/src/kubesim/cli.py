@@ -17,26 +17,31 @@ from kubesim.sim import KubeSim
 
 DEFAULT_SEED_NAMESPACE = "fleet"
 
-kubesim_app = typer.Typer(
-    name="kubesim",
-    help="kubesim, the Kubernetes API server emulator movekit's tests and demo run against.",
-    no_args_is_help=True,
-)
+# Its help is the callback's docstring, examples included.
+kubesim_app = typer.Typer(name="kubesim", no_args_is_help=True)
 
 
 @kubesim_app.callback()
 def _group() -> None:
-    """kubesim, the Kubernetes API server emulator movekit's tests and demo run against."""
+    """kubesim, the Kubernetes API server emulator movekit's tests and demo run against.
+
+    Examples:
+      movekit kubesim serve --tls --capi-providers --kubeconfig-out sim.yaml
+      movekit kubesim seed --clusters 10 --kubeconfig sim.yaml
+    """
 
 
 @kubesim_app.command()
 def serve(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
+    port: Annotated[int, typer.Option(
+        metavar="PORT", help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
     kubeconfig_out: Annotated[Path | None, typer.Option(
         help="Write a kubeconfig (mode 0600) for kubectl and the kubernetes client here, once "
              "the server is ready (seeded, if asked to).")] = None,
-    latency_ms: Annotated[float, typer.Option(help="Latency added to every request.")] = 0.0,
+    latency_ms: Annotated[float, typer.Option(
+        metavar="MS", help="Latency added to every request.")] = 0.0,
     error_rate: Annotated[float, typer.Option(
+        metavar="FRACTION",
         help="Fraction of requests failed with 429, 500, 503 or a dropped connection.")] = 0.0,
     tls: Annotated[bool, typer.Option(help="Serve HTTPS with a generated CA.")] = False,
     gc: Annotated[bool, typer.Option(
@@ -57,12 +62,19 @@ def serve(
     seed_namespaces: Annotated[int, typer.Option(
         help="Namespaces the seeded clusters are spread over.")] = 1,
     seed_namespace: Annotated[str, typer.Option(
+        metavar="NAME",
         help="Namespace of the first group of seeded clusters (the others are fleet-1, ...).")]
     = DEFAULT_SEED_NAMESPACE,
-    token: Annotated[str | None, typer.Option(help="Bearer token to accept (default: random).")]
+    token: Annotated[str | None, typer.Option(
+        metavar="TOKEN", help="Bearer token to accept (default: random).")]
     = None,
 ) -> None:
-    """Serve until SIGINT or SIGTERM."""
+    """Serve until SIGINT or SIGTERM.
+
+    Examples:
+      movekit kubesim serve --tls --kubeconfig-out sim.yaml
+      movekit kubesim serve --port 6443 --seed-clusters 20 --kubeconfig-out sim.yaml
+    """
     if not 0 <= error_rate <= 1:
         raise typer.BadParameter("must be between 0 and 1", param_hint="--error-rate")
     if seed_clusters < 0:
@@ -112,11 +124,13 @@ def seed(
     kubeconfig: Annotated[Path | None, typer.Option(
         help="Kubeconfig of the cluster to seed (default: $KUBECONFIG or ~/.kube/config).")]
     = None,
-    context: Annotated[str | None, typer.Option(help="Context in the kubeconfig to use.")] = None,
+    context: Annotated[str | None, typer.Option(
+        metavar="NAME", help="Context in the kubeconfig to use.")] = None,
     machines: Annotated[int, typer.Option(help="Worker Machines per cluster.")] = 2,
     namespaces: Annotated[int, typer.Option(
         help="Namespaces the clusters are spread over.")] = 1,
     namespace: Annotated[str, typer.Option(
+        metavar="NAME",
         help="Namespace of the first group of clusters (the others are fleet-1, ...).")]
     = DEFAULT_SEED_NAMESPACE,
     workers: Annotated[int, typer.Option(help="Objects created concurrently.")] = 16,
@@ -127,6 +141,10 @@ def seed(
 
     Installs the fixture CRDs and the clusterctl provider inventory first, then creates
     every cluster as Cluster API's controllers would have left it, owners first.
+
+    Examples:
+      movekit kubesim seed --clusters 10 --kubeconfig sim.yaml
+      movekit kubesim seed --clusters 100 --namespaces 4 --namespace fleet
     """
     if clusters < 1 or machines < 0 or namespaces < 1:
         raise typer.BadParameter("needs at least one cluster and one namespace")

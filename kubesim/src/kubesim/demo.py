@@ -31,9 +31,15 @@ from movekit.progress import ConsoleReporter
 
 def demo(
     clusters: Annotated[int, typer.Option(help="Workload clusters to seed in the source.")] = 3,
-    namespace: Annotated[str, typer.Option(help="Namespace the clusters live in.")] = "prod",
+    namespace: Annotated[str, typer.Option(
+        metavar="NAME", help="Namespace the clusters live in.")] = "prod",
 ) -> None:
-    """Seed a source management cluster, move it to a target, and show both sides."""
+    """Seed a source management cluster, move it to a target, and show both sides.
+
+    Examples:
+      movekit demo
+      movekit demo --clusters 10 --namespace prod
+    """
     out = Console(highlight=False)
     started = time.monotonic()
     with KubeSim() as source, KubeSim() as target, tempfile.TemporaryDirectory() as tmp:

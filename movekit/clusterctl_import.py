@@ -81,7 +81,11 @@ def kinds_in_files(objects: Sequence[Mapping[str, Any]], origin: Path
     as labelled for clusterctl, and Secrets and ConfigMaps) that a file holds or an
     ownerReference names, at the version and scope the files show; InvalidBundle when two
     files disagree on a kind's scope. An owner of a kind no file holds is then reported as
-    missing from the directory, not as of a kind that does not move."""
+    missing from the directory, not as of a kind that does not move.
+
+    The files do not show a CRD's labels. clusterctl writes a cluster-scoped object only when
+    its CRD is labelled move-hierarchy (a global identity), so a cluster-scoped kind is taken
+    as so labelled."""
     kinds: dict[GroupKind, KindInfo] = {}
     for obj in objects:
         ref = ObjectRef.of(obj)
@@ -108,7 +112,8 @@ def _movable_kind(api_version: str, kind: str, namespaced: bool) -> KindInfo | N
     # Built-in groups have no dot ("", "apps", "batch"), as the graph tells them apart too.
     if "." not in group and GroupKind(group, kind) not in CLUSTER_API.always_moved:
         return None
-    return KindInfo(group, version, kind, kind.lower() + "s", namespaced, None)
+    return KindInfo(group, version, kind, kind.lower() + "s", namespaced, None,
+                    move_hierarchy=not namespaced)
 
 
 def bundle_from_clusterctl_objects(objects: Iterable[Mapping[str, Any]],

@@ -347,8 +347,9 @@ def export_json(result: ExportResult, *, dry_run: bool) -> dict[str, Any]:
 
 def verify_json(path: str, bundle: Bundle) -> dict[str, Any]:
     encryption = bundle.parsed_manifest.encryption
-    return _document("VerifyResult", path=path, formatVersion=bundle.format_version,
-                     objects=len(bundle.entries), digest=bundle.digest,
+    return _document("VerifyResult", path=path, layout="bundle",
+                     formatVersion=bundle.format_version, objects=len(bundle.entries),
+                     digest=bundle.digest,
                      encryption={"scheme": encryption["scheme"],
                                  "recipients": list(encryption["recipients"]),
                                  "passphrase": encryption["passphrase"]} if encryption else None)

@@ -509,7 +509,7 @@ def verify(
         with clusterctl_view(path) as rebuilt:
             check_owners_resolve(rebuilt, path)
             _emit(output, render.verify_clusterctl_json(str(path), rebuilt),
-                  lambda: _verified_clusterctl(path, rebuilt))
+                  lambda: render.verify_clusterctl_summary(out, str(path), rebuilt))
         return
     bundle = read_bundle(path)
 
@@ -522,18 +522,6 @@ def verify(
         out.print(render.line(bundle.digest))
 
     _emit(output, render.verify_json(str(path), bundle), text)
-
-
-def _verified_clusterctl(path: Path, rebuilt: Bundle) -> None:
-    document = render.verify_clusterctl_json(str(path), rebuilt)
-    out.print(render.line(f"{path}: valid clusterctl move directory, {document['objects']} "
-                          f"objects of {document['clusters']} Cluster(s) in {document['waves']} "
-                          "waves", message=True))
-    for excluded in rebuilt.excluded:
-        out.print(render.line(f"  left out by import: {excluded.ref}: {excluded.reason}: "
-                              f"{excluded.detail}", message=True))
-    out.print(render.line("structure only: clusterctl writes no checksums or digest, so "
-                          "nothing shows whether a file was changed since"))
 
 
 @app.command()

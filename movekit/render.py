@@ -366,6 +366,18 @@ def verify_clusterctl_json(path: str, bundle: Bundle) -> dict[str, Any]:
                                for e in bundle.excluded])
 
 
+def verify_clusterctl_summary(out: Console, path: str, bundle: Bundle) -> None:
+    document = verify_clusterctl_json(path, bundle)
+    out.print(line(f"{path}: valid clusterctl move directory, {document['objects']} objects "
+                   f"of {document['clusters']} Cluster(s) in {document['waves']} waves",
+                   message=True))
+    for excluded in bundle.excluded:
+        out.print(line(f"  left out by import: {excluded.ref}: {excluded.reason}: "
+                       f"{excluded.detail}", message=True))
+    out.print(line("structure only: clusterctl writes no checksums or digest, so nothing "
+                   "shows whether a file was changed since"))
+
+
 def retire_summary(out: Console, result: RetireResult) -> None:
     if result.dry_run:
         for verb, refs in (("would delete", result.deleted),
@@ -411,9 +423,9 @@ def retire_confirmation(out: Console, preview: RetireResult, entries: Iterable[O
                               else f"{r.namespace}/{r.name}" if r.namespace else r.name
                               for r in sorted(refs))
             out.print(line(f"    {kind} ({len(refs)}): {names}"))
-    out.print(line(f"it keeps {len(preview.kept)} (global or shared), {len(preview.already_gone)} "
-                   f"are already gone, {len(preview.recreated)} recreated since the export are "
-                   "left alone"))
+    out.print(line(f"kept {len(preview.kept)} (global or shared), already gone "
+                   f"{len(preview.already_gone)}, left alone {len(preview.recreated)} (recreated "
+                   "since the export)"))
 
 
 def retire_json(result: RetireResult) -> dict[str, Any]:

@@ -176,7 +176,7 @@ def test_a_name_cannot_leave_its_dot_or_mermaid_label(tmp_path: Path) -> None:
 UNREACHABLE = [
     ("export", "-n", "default", "--dry-run"),
     ("import", "--from-directory", "{bundle}", "--dry-run"),
-    ("retire", "--from-directory", "{bundle}", "--force"),
+    ("retire", "--from-directory", "{bundle}", "--force", "--yes"),
     ("resume-source", "--from-directory", "{bundle}"),
     ("move", "--to-kubeconfig", "{kubeconfig}", "-n", "default", "--dry-run"),
 ]
@@ -301,7 +301,7 @@ def test_retire_and_resume_source_of_a_hostile_bundle_print_nothing_active(
 ) -> None:
     # Nothing in the source has the sample's names: both only read and report.
     bundle = hostile_bundle(tmp_path / "b")
-    for verb, *more in (("retire", "--force"), ("resume-source",)):
+    for verb, *more in (("retire", "--force", "--yes"), ("resume-source",)):
         shown(movekit(verb, "--kubeconfig", src.kubeconfig, "--from-directory", bundle,
                       "-o", output, *more))
 

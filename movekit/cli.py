@@ -455,10 +455,10 @@ def _confirm_retire(preview: RetireResult, bundle: Bundle, source: str, output: 
     """List what retire will delete and ask; only y or yes agrees. Ctrl-C at the question
     deletes nothing either (exit 130)."""
     console = out if output == "text" else err  # a JSON or YAML document keeps stdout
-    render.retire_confirmation(console, preview, bundle.entries, source)
-    console.print(render.line(f"delete these {len(preview.deleted)} object(s) from the source? "
-                              "[y/N] "), end="")
-    try:
+    try:  # from the first line shown: Ctrl-C may come as soon as the question appears
+        render.retire_confirmation(console, preview, bundle.entries, source)
+        console.print(render.line(f"delete these {len(preview.deleted)} object(s) from the "
+                                  "source? [y/N] "), end="")
         answer = sys.stdin.readline()
     except Interrupted as interrupt:
         _interrupted(interrupt, "nothing was deleted")

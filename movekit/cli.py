@@ -16,7 +16,7 @@ from rich.console import Console
 
 from movekit import render
 from movekit.apply import DEFAULT_WORKERS, ApplyOptions
-from movekit.bundle import read_bundle
+from movekit.bundle import Bundle, read_bundle
 from movekit.bundle.encryption import SecretKeys, describe
 from movekit.clihelp import PlainTyper, run
 from movekit.contract import BLOCK_MOVE_ANNOTATION
@@ -26,7 +26,7 @@ from movekit.importer import ImportOptions, import_from_path
 from movekit.interrupt import Interrupted, guard_standard_streams, signals_interrupt
 from movekit.kube import DEFAULT_BURST, DEFAULT_QPS, KubeClient
 from movekit.model import ConflictPolicy, Layout, Selection
-from movekit.mover import DEFAULT_RETIRE_TIMEOUT
+from movekit.mover import DEFAULT_RETIRE_TIMEOUT, RetireResult
 from movekit.plan import PlanOptions
 from movekit.progress import QUIET, ConsoleReporter
 from movekit.refs import GroupKind
@@ -504,32 +504,66 @@ def retire(
     passphrase_file: Annotated[Path | None, typer.Option(
         metavar="FILE", help="Decrypt the bundle's Secrets with the passphrase on this file's first line.")] = None,
     retire_timeout: RetireTimeout = DEFAULT_RETIRE_TIMEOUT,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="Delete without asking. Needed when standard input or output is "
+                            "not a terminal; on a terminal, retire lists what it will delete "
+                            "and asks first.")] = False,
     output: Output = OutputFormat.TEXT,
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> None:
     """Delete from the source exactly the objects a bundle recorded (last step of an air-gapped move).
 
+    On a terminal it lists what it will delete, per Cluster and kind, and deletes only once
+    answered y; no, an empty answer or the end of input delete nothing and exit with 1, Ctrl-C
+    with 130. Without a terminal it refuses (exit 2) unless --yes.
+
     Examples:
       movekit retire --from-archive prod.tar.zst --to-kubeconfig target.yaml --dry-run
       movekit retire --from-archive prod.tar.zst --to-kubeconfig target.yaml
+      movekit retire --from-archive prod.tar.zst --to-kubeconfig target.yaml --yes
     """
     from movekit.importer import load_verified
     from movekit.mover import RetireOptions, retire_bundle
 
     _output(output)
     dry_run = _dry_run(dry_run_mode, "retire")
+    ask = not (yes or dry_run)
+    if ask and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("retire deletes from the source and asks first, but standard input or "
+                         "output is not a terminal: pass --yes to delete without asking "
+                         "(--dry-run shows what it would delete)")
     bundle = load_verified(_bundle_path(from_directory, from_archive, "from")[0], expect_digest)
     options = RetireOptions(dry_run=dry_run, force=force, timeout=retire_timeout,
                             keys=SecretKeys(tuple(identity or ()), passphrase_file))
     say = _progress(quiet, verbose, output)
     with KubeClient(kubeconfig, context) as src:
+        def confirm(preview: RetireResult) -> bool:
+            return _confirm_retire(preview, bundle, src.server, output)
+
+        confirmed = confirm if ask else None
         if to_kubeconfig is None:
-            result = retire_bundle(src, bundle, options, None, say)
+            result = retire_bundle(src, bundle, options, None, say, confirmed)
         else:
             with KubeClient(to_kubeconfig, to_context) as dst:
-                result = retire_bundle(src, bundle, options, dst, say)
+                result = retire_bundle(src, bundle, options, dst, say, confirmed)
     _emit(output, render.retire_json(result), lambda: render.retire_summary(out, result))
+
+
+def _confirm_retire(preview: RetireResult, bundle: Bundle, source: str, output: str) -> bool:
+    """List what retire will delete and ask; only y or yes agrees. Ctrl-C at the question
+    deletes nothing either (exit 130)."""
+    console = out if output == "text" else err  # a JSON or YAML document keeps stdout
+    try:  # from the first line shown: Ctrl-C may come as soon as the question appears
+        render.retire_confirmation(console, preview, bundle.entries, source)
+        console.print(render.line(f"delete these {len(preview.deleted)} object(s) from the "
+                                  "source? [y/N] "), end="")
+        answer = sys.stdin.readline()
+    except Interrupted as interrupt:
+        _interrupted(interrupt, "nothing was deleted")
+    if not answer:
+        console.print()  # end of input: end the question's line
+    return answer.strip().lower() in ("y", "yes")
 
 
 @app.command("resume-source")
@@ -554,18 +588,37 @@ def resume_source(
     _emit(output, render.resumed_json(resumed), lambda: render.resumed_summary(out, resumed))
 
 
+ViewedPath = Annotated[Path, typer.Argument(
+    metavar="PATH", help="Bundle directory or .tar.zst archive, or a directory clusterctl move --to-directory "
+         "wrote.")]
+
+
 @app.command()
 def verify(
-    path: Annotated[Path, typer.Argument(metavar="PATH", help="Bundle directory or .tar.zst archive.")],
+    path: ViewedPath,
     output: Output = OutputFormat.TEXT,
 ) -> None:
     """Verify a bundle offline: format, schema, checksums, files. Prints its digest.
 
+    A directory clusterctl move --to-directory wrote carries no checksums or digest: for one,
+    only its structure is verified (every file parses and holds the object its name says, and
+    every ownerReference names an object in the directory).
+
     Examples:
       movekit verify prod.tar.zst
       movekit verify fleet-bundle -o json
+      movekit verify clusterctl-backup/
     """
+    from movekit.bundle.clusterctl import is_clusterctl_directory
+    from movekit.clusterctl_import import check_owners_resolve, clusterctl_view
+
     _output(output)
+    if is_clusterctl_directory(path):
+        with clusterctl_view(path) as rebuilt:
+            check_owners_resolve(rebuilt, path)
+            _emit(output, render.verify_clusterctl_json(str(path), rebuilt),
+                  lambda: render.verify_clusterctl_summary(out, str(path), rebuilt))
+        return
     bundle = read_bundle(path)
 
     def text() -> None:
@@ -581,24 +634,37 @@ def verify(
 
 @app.command()
 def inspect(
-    path: Annotated[Path, typer.Argument(metavar="PATH", help="Bundle directory or .tar.zst archive.")],
+    path: ViewedPath,
     format: Annotated[InspectFormat, typer.Option(
         "--format", "--output", "-o", metavar="FORMAT",
         help="tree, json, yaml, dot or mermaid.")] = InspectFormat.TREE,
 ) -> None:
     """Show what a bundle holds: clusters, kinds, waves, exclusions, and the graph.
 
+    A directory clusterctl move --to-directory wrote is shown as import rebuilds it from its
+    ownerReferences; it has no digest, source or creation time.
+
     Examples:
       movekit inspect prod.tar.zst
       movekit inspect prod.tar.zst --format dot | dot -Tsvg > prod.svg
+      movekit inspect clusterctl-backup/ -o json
     """
-    bundle = read_bundle(path)
+    from movekit.bundle.clusterctl import is_clusterctl_directory
+    from movekit.clusterctl_import import clusterctl_view
+
     renderers = {"tree": render.inspect_tree, "json": render.inspect_json,
                  "yaml": render.inspect_yaml, "dot": render.inspect_dot,
                  "mermaid": render.inspect_mermaid}
-    if format not in renderers:
-        raise UsageError(f"--format must be one of {', '.join(renderers)}")
-    renderers[format](out, bundle)
+    if not is_clusterctl_directory(path):
+        renderers[format](out, read_bundle(path))
+        return
+    with clusterctl_view(path) as rebuilt:
+        if format == "tree":
+            render.inspect_tree(out, rebuilt, clusterctl=str(path))
+        elif format in ("json", "yaml"):
+            _emit(format, render.clusterctl_manifest(rebuilt), lambda: None)
+        else:
+            renderers[format](out, rebuilt)
 
 
 def _print_version(asked: bool) -> None:

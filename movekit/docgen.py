@@ -35,6 +35,10 @@ REGENERATE = "python -m movekit.docgen > docs/cli.md"
 # codes themselves are read from the classes; a new error type without a line here is an error.
 _ERROR_MEANINGS: dict[type[errors.MovekitError], str] = {
     errors.MovekitError: "An error with no more specific code.",
+    errors.NotConfirmed: (
+        "`retire` asked for confirmation on a terminal and was answered anything but yes (or "
+        "the input ended). Nothing was deleted."
+    ),
     errors.UsageError: (
         "The command cannot run as given: a flag is missing, unknown or combined with one it "
         "excludes; a kubeconfig or context cannot be loaded; a bundle target is not a new or "

@@ -1,13 +1,18 @@
 """The manifest entry of a moved graph node: where the graph meets the bundle format.
 
 Both sides need it: export writes entries, and the importer of clusterctl's directories and the
-move's target check make them from a graph of their own.
+move's target check make them from a graph of their own. :func:`clusters_of` reads the
+membership back from entries alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from movekit.bundle import ObjectEntry, Owner
+from movekit.contract import CLUSTER
 from movekit.graph import Node
+from movekit.refs import ObjectRef
 
 
 def entry_for(node: Node, paused_by_us: bool = False) -> ObjectEntry:
@@ -26,3 +31,32 @@ def entry_for(node: Node, paused_by_us: bool = False) -> ObjectEntry:
         keep_in_source=node.keep_in_source,
         was_paused=was_paused,
     )
+
+
+def clusters_of(entries: Iterable[ObjectEntry]) -> dict[ObjectRef, tuple[ObjectRef, ...]]:
+    """The Clusters each entry belongs to: itself if it is one, else those of its owners and
+    soft owners, followed upwards through the entries (iteratively: a bundle is untrusted and
+    its chains may be deep). None for what no Cluster holds (a ClusterClass, an identity)."""
+    by_ref = {entry.ref: entry for entry in entries}
+    found: dict[ObjectRef, tuple[ObjectRef, ...]] = {}
+    for start in by_ref:
+        stack, on_path = [start], set()
+        while stack:
+            ref = stack[-1]
+            if ref in found:
+                stack.pop()
+                continue
+            entry = by_ref[ref]
+            parents = [o.ref for o in entry.owners] + list(entry.soft_owners)
+            pending = [p for p in parents if p in by_ref and p not in found and p not in on_path]
+            if ref.group_kind != CLUSTER and pending and ref not in on_path:
+                on_path.add(ref)  # come back to it once its parents are known
+                stack.extend(pending)
+                continue
+            clusters = {ref} if ref.group_kind == CLUSTER else {
+                cluster for p in parents
+                for cluster in ((p,) if p.group_kind == CLUSTER else found.get(p, ()))}
+            found[ref] = tuple(sorted(clusters))
+            on_path.discard(ref)
+            stack.pop()
+    return found

@@ -15,6 +15,12 @@ class UsageError(MovekitError):
     exit_code = 2
 
 
+class NotConfirmed(MovekitError):
+    """The person at the terminal did not confirm (answered no, or closed the input)."""
+
+    exit_code = 1
+
+
 class InvalidBundle(MovekitError):
     """The bundle is corrupt, tampered with, truncated, of an unknown format, or hostile."""
 

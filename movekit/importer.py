@@ -6,7 +6,6 @@ errors; every problem the plan finds is reported at once.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,13 +19,14 @@ from movekit.admission import (
 )
 from movekit.apply import ApplyOptions, Outcome, apply_plan, created_from, prepare_object
 from movekit.bundle import Bundle, ObjectEntry, read_bundle
-from movekit.bundle.clusterctl import is_clusterctl_directory, read_clusterctl_directory
+from movekit.bundle.clusterctl import is_clusterctl_directory
 from movekit.bundle.encryption import SecretKeys, unlock
-from movekit.clusterctl_import import bundle_from_clusterctl_objects
+from movekit.clusterctl_import import rebuilt_bundle
 from movekit.contract import CLUSTERCTL_LABEL, PROVIDER, PROVIDER_API_VERSION
 from movekit.discovery import CRD_API_VERSION, discover_kinds, kind_info, provider_of
 from movekit.errors import InvalidBundle, PrecheckFailed
 from movekit.kube import ApiResource, KubeClient, OwnerNotImported
+from movekit.model import KindInfo
 from movekit.plan import (
     BUNDLE_ANNOTATION,
     NAMESPACE,
@@ -178,12 +178,12 @@ def import_from_path(
         return import_bundle(client, path, options, progress)
     say = reporter_of(progress)
     say(f"reading {path} as written by clusterctl move --to-directory")
-    # Read and checked before the first request: a hostile directory never reaches the target.
-    objects = read_clusterctl_directory(path)
-    say(f"reading the kinds {client.server} serves")
-    kinds = discover_kinds(client).kinds
-    with tempfile.TemporaryDirectory(prefix="movekit-clusterctl-") as work:
-        bundle = bundle_from_clusterctl_objects(objects, kinds, Path(work), origin=path)
+
+    def target_kinds() -> Mapping[GroupKind, KindInfo]:
+        say(f"reading the kinds {client.server} serves")
+        return discover_kinds(client).kinds
+
+    with rebuilt_bundle(path, target_kinds) as bundle:
         result = import_bundle(client, bundle, options, say)
     result.plan.warnings.extend(f"{e.ref}: not imported ({e.reason}): {e.detail}"
                                 for e in result.bundle.excluded)

@@ -32,7 +32,13 @@ from movekit.bundle.encryption import SecretKeys, unlock
 from movekit.bundle.writer import check_bundle_target
 from movekit.contract import DELETE_FOR_MOVE_ANNOTATION
 from movekit.entries import entry_for
-from movekit.errors import MovekitError, PartialFailure, PrecheckFailed, UsageError
+from movekit.errors import (
+    MovekitError,
+    NotConfirmed,
+    PartialFailure,
+    PrecheckFailed,
+    UsageError,
+)
 from movekit.export import ExportOptions, ExportResult, export_bundle, preview_export
 from movekit.importer import (
     ImportOptions,
@@ -361,13 +367,15 @@ def retire_bundle(
     options: RetireOptions,
     target: KubeClient | None = None,
     progress: ProgressLike | None = None,
+    confirm: Callable[[RetireResult], bool] | None = None,
 ) -> RetireResult:
     """Retire a bundle's objects from the source after an air-gapped import into ``target``.
 
     Refuses, changing nothing, unless ``options.force``: while an object to delete is not
     paused in the source (its controllers would fight the target's), and unless ``target``
     holds every object of the bundle (each one to delete as this bundle created it there).
-    With ``options.dry_run`` it reads and reports what it would do.
+    With ``options.dry_run`` it reads and reports what it would do. ``confirm`` is shown that
+    report after the checks and before the first deletion; NotConfirmed unless it agrees.
     """
     say = reporter_of(progress)
     if target is None and not options.force:
@@ -384,6 +392,12 @@ def retire_bundle(
             raise PrecheckFailed(f"retire refused; nothing was deleted:\n{lines}")
     if options.dry_run:
         return _retire_preview(source, scope)
+    if confirm is not None:
+        preview = _retire_preview(source, scope)
+        # Deletion goes by UID, so it takes at most what was shown: an object gone or
+        # recreated since cannot come back with the bundle's UID.
+        if preview.deleted and not confirm(preview):
+            raise NotConfirmed("retire not confirmed; nothing was deleted")
     return retire(source, bundle.entries, say, timeout=options.timeout)
 
 

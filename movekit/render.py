@@ -20,8 +20,10 @@ from rich.text import Text
 from rich.tree import Tree
 
 from movekit.bundle import Bundle, ObjectEntry
+from movekit.bundle.clusterctl import clusterctl_file_name
 from movekit.bundle.encryption import describe
 from movekit.contract import CLUSTER
+from movekit.entries import clusters_of
 from movekit.export import ExportResult
 from movekit.graph import Graph, Node
 from movekit.importer import ImportResult
@@ -215,12 +217,18 @@ def _flags(node: Node) -> str:
     return f"({', '.join(flags)})" if flags else ""
 
 
-def inspect_tree(out: Console, bundle: Bundle) -> None:
+def inspect_tree(out: Console, bundle: Bundle, *, clusterctl: str | None = None) -> None:
+    """The bundle's summary and tree; ``clusterctl`` names the clusterctl directory ``bundle``
+    was rebuilt from, which records no digest, source or time."""
     entries = bundle.entries
     waves = max((e.wave for e in entries), default=-1) + 1
-    out.print(line(f"bundle {bundle.digest}"))
-    out.print(line(f"from {bundle.source.server} at {bundle.parsed_manifest.created_at}: "
-                   f"{len(entries)} objects in {waves} waves"))
+    if clusterctl is not None:
+        out.print(line(f"{clusterctl}: written by clusterctl move --to-directory (no digest "
+                       f"or checksums): {len(entries)} objects in {waves} waves", message=True))
+    else:
+        out.print(line(f"bundle {bundle.digest}"))
+        out.print(line(f"from {bundle.source.server} at {bundle.parsed_manifest.created_at}: "
+                       f"{len(entries)} objects in {waves} waves"))
     if bundle.parsed_manifest.encryption:
         out.print(line(describe(bundle.parsed_manifest.encryption)))
     out.print(_kind_counts(e.ref for e in entries))
@@ -239,6 +247,17 @@ def inspect_json(out: Console, bundle: Bundle) -> None:
 
 def inspect_yaml(out: Console, bundle: Bundle) -> None:
     print_yaml(out, bundle.manifest)
+
+
+def clusterctl_manifest(bundle: Bundle) -> dict[str, Any]:
+    """The manifest of a bundle rebuilt from a clusterctl directory, as the directory can back
+    it: no digest, checksums, source or creation time (it records none); each object's file
+    is clusterctl's."""
+    doc = {**bundle.manifest, "formatVersion": None, "createdAt": None, "source": None,
+           "digest": None, "layout": "clusterctl"}
+    doc["objects"] = [{**item, "file": clusterctl_file_name(entry.ref), "sha256": None}
+                      for item, entry in zip(doc["objects"], bundle.entries, strict=True)]
+    return doc
 
 
 def _edges(bundle: Bundle) -> list[tuple[ObjectRef, ObjectRef, bool]]:
@@ -328,11 +347,35 @@ def export_json(result: ExportResult, *, dry_run: bool) -> dict[str, Any]:
 
 def verify_json(path: str, bundle: Bundle) -> dict[str, Any]:
     encryption = bundle.parsed_manifest.encryption
-    return _document("VerifyResult", path=path, formatVersion=bundle.format_version,
-                     objects=len(bundle.entries), digest=bundle.digest,
+    return _document("VerifyResult", path=path, layout="bundle",
+                     formatVersion=bundle.format_version, objects=len(bundle.entries),
+                     digest=bundle.digest,
                      encryption={"scheme": encryption["scheme"],
                                  "recipients": list(encryption["recipients"]),
                                  "passphrase": encryption["passphrase"]} if encryption else None)
+
+
+def verify_clusterctl_json(path: str, bundle: Bundle) -> dict[str, Any]:
+    """``verify -o json`` of a clusterctl directory: its structure only, so no digest."""
+    return _document("VerifyResult", path=path, layout="clusterctl", formatVersion=None,
+                     objects=len(bundle.entries),
+                     clusters=sum(1 for e in bundle.entries if e.ref.group_kind == CLUSTER),
+                     waves=max((e.wave for e in bundle.entries), default=-1) + 1,
+                     digest=None, encryption=None,
+                     excluded=[{**ref_json(e.ref), "reason": str(e.reason), "detail": e.detail}
+                               for e in bundle.excluded])
+
+
+def verify_clusterctl_summary(out: Console, path: str, bundle: Bundle) -> None:
+    document = verify_clusterctl_json(path, bundle)
+    out.print(line(f"{path}: valid clusterctl move directory, {document['objects']} objects "
+                   f"of {document['clusters']} Cluster(s) in {document['waves']} waves",
+                   message=True))
+    for excluded in bundle.excluded:
+        out.print(line(f"  left out by import: {excluded.ref}: {excluded.reason}: "
+                       f"{excluded.detail}", message=True))
+    out.print(line("structure only: clusterctl writes no checksums or digest, so nothing "
+                   "shows whether a file was changed since"))
 
 
 def retire_summary(out: Console, result: RetireResult) -> None:
@@ -354,6 +397,35 @@ def retire_summary(out: Console, result: RetireResult) -> None:
     for ref, why in sorted(result.why_kept.items()):
         if why not in (KEPT_GLOBAL, KEPT_SHARED):
             out.print(line(f"kept {ref}: {why}"))
+
+
+def retire_confirmation(out: Console, preview: RetireResult, entries: Iterable[ObjectEntry],
+                        source: str) -> None:
+    """What retire is about to delete, per Cluster and kind, every name in full (lines wrap,
+    never cut), then what it leaves."""
+    membership = clusters_of(entries)
+    groups: dict[tuple[ObjectRef, ...], dict[str, list[ObjectRef]]] = defaultdict(
+        lambda: defaultdict(list))
+    for ref in preview.deleted:
+        groups[membership.get(ref, ())][str(ref.group_kind)].append(ref)
+    out.print(line(f"retire will delete {len(preview.deleted)} object(s) from the source "
+                   f"{source}:", message=True))
+    for clusters, kinds in sorted(groups.items(), key=lambda g: (not g[0], g[0])):
+        count = sum(len(refs) for refs in kinds.values())
+        if not clusters:
+            title = "of no Cluster"
+        else:
+            title = ("Cluster " if len(clusters) == 1 else "shared by Clusters ") + ", ".join(
+                f"{c.namespace}/{c.name}" for c in clusters)
+        out.print(line(f"  {title} ({count}):"))
+        for kind, refs in sorted(kinds.items()):
+            names = ", ".join(r.name if clusters and r.namespace == clusters[0].namespace
+                              else f"{r.namespace}/{r.name}" if r.namespace else r.name
+                              for r in sorted(refs))
+            out.print(line(f"    {kind} ({len(refs)}): {names}"))
+    out.print(line(f"kept {len(preview.kept)} (global or shared), already gone "
+                   f"{len(preview.already_gone)}, left alone {len(preview.recreated)} (recreated "
+                   "since the export)"))
 
 
 def retire_json(result: RetireResult) -> dict[str, Any]:

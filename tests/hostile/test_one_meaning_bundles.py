@@ -207,19 +207,22 @@ CLUSTERCTL_CASES = [
 ]
 
 
+@pytest.mark.parametrize("verb", ["verify", "inspect", "import"])
 @pytest.mark.parametrize(("case_id", "content", "problem"), CLUSTERCTL_CASES,
                          ids=[case[0] for case in CLUSTERCTL_CASES])
 def test_a_clusterctl_file_read_two_ways_is_refused_before_any_request(
         world: World, tmp_path: Path, case_id: str,
-        content: Callable[[dict[str, object]], bytes], problem: str,
+        content: Callable[[dict[str, object]], bytes], problem: str, verb: str,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     directory = tmp_path / "moved"
     write_clusterctl_directory(directory, live_objects())
     name, secret = _secret_file()
     (directory / name).write_bytes(content(json.loads(json.dumps(secret))))
+    argv = {"verify": ["verify", str(directory)], "inspect": ["inspect", str(directory)],
+            "import": ["import", "--kubeconfig", str(world.kubeconfig), "--from-directory",
+                       str(directory), "--quiet"]}[verb]
 
-    code, out, err = run(["import", "--kubeconfig", str(world.kubeconfig), "--from-directory",
-                          str(directory), "--quiet"], monkeypatch, capsys)
+    code, out, err = run(argv, monkeypatch, capsys)
 
     assert_one_line_refusal(directory, name, problem, code, out, err)
     assert world.sim.request_log == []

@@ -489,8 +489,8 @@ def test_retire_without_a_garbage_collector_lists_what_terminates_and_exits_7_th
     bundle = _air_gapped_until_retire(src, dst, namespace, tmp_path / "b")
     retired = sorted(e.ref for e in bundle.entries if not (e.is_global or e.keep_in_source))
     sim.gc = False
-    command = ("retire", "--kubeconfig", src.kubeconfig, "--from-directory", tmp_path / "b",
-               "--to-kubeconfig", dst.kubeconfig, "--retire-timeout", "0.2")
+    command = ("retire", "--yes", "--kubeconfig", src.kubeconfig, "--from-directory",
+               tmp_path / "b", "--to-kubeconfig", dst.kubeconfig, "--retire-timeout", "0.2")
     earlier = len(sim.request_log)
 
     stopped = movekit(*command)

@@ -105,7 +105,7 @@ CASES = {
     "move a global identity": Case(
         "global-identity", "movekit-move-source", "movekit-move-target", MOVE),
     "retire": Case("clusterclass-same-namespace", "movekit-retire", "movekit-import-dry-run",
-                   ("retire", "--kubeconfig", SRC, "--to-kubeconfig", DST,
+                   ("retire", "--yes", "--kubeconfig", SRC, "--to-kubeconfig", DST,
                     "--from-directory", BUNDLE),
                    before="imported"),
     "resume-source": Case("clusterclass-same-namespace", "movekit-resume-source", None,
@@ -205,7 +205,7 @@ def test_credentials_that_may_not_pause_are_refused_before_anything_is_written(
     ("movekit-export", "list", "secrets", (*EXPORT[:3], "-A", *EXPORT[5:]), "", 6,
      "list secrets in all namespaces: 403 Forbidden"),
     ("movekit-retire", "delete", "secrets",
-     ("retire", "--kubeconfig", SRC, "--from-directory", BUNDLE, "--force"), "imported", 6,
+     ("retire", "--yes", "--kubeconfig", SRC, "--from-directory", BUNDLE, "--force"), "imported", 6,
      r"delete secrets c1-\w+ in namespace {ns}: 403 Forbidden"),
 ])
 def test_a_refused_request_names_its_verb_resource_and_namespace(

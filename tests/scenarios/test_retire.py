@@ -91,7 +91,7 @@ def test_retire_keeps_a_cluster_scoped_object_the_manifest_marks_deletable(
         assert identity in result.kept and identity not in result.deleted
         assert "cluster-scoped in the source" in result.why_kept[identity]
     else:
-        completed = movekit("retire", "--kubeconfig", src.kubeconfig, "--from-directory",
+        completed = movekit("retire", "--yes", "--kubeconfig", src.kubeconfig, "--from-directory",
                             tmp_path / "b", "--force", "--output", "json")
         assert completed.returncode == 0, completed.stderr
         kept = json.loads(completed.stdout)["kept"]
@@ -147,7 +147,7 @@ def test_retire_keeps_an_entry_whose_scope_or_group_disagrees_with_the_source(
     leaf = next(e for e in bundle.entries if e.ref not in referenced and kinds[e.ref.kind] == 1)
     _relocate(tmp_path / "b", leaf.ref, lie)
 
-    completed = movekit("retire", "--kubeconfig", src.kubeconfig, "--from-directory",
+    completed = movekit("retire", "--yes", "--kubeconfig", src.kubeconfig, "--from-directory",
                         tmp_path / "b", "--force", "--output", "json")
 
     assert completed.returncode == 0, completed.stderr
@@ -172,7 +172,7 @@ def test_retire_refuses_a_bundle_of_another_digest_before_any_request(
     requests = (src.sim.request_count() if src.sim else 0,
                 dst.sim.request_count() if dst.sim else 0)
 
-    completed = movekit("retire", "--kubeconfig", src.kubeconfig, "--from-directory",
+    completed = movekit("retire", "--yes", "--kubeconfig", src.kubeconfig, "--from-directory",
                         tmp_path / "b", "--expect-digest", OTHER_DIGEST,
                         *[dst.kubeconfig if a == "DST" else a for a in extra])
 
@@ -245,7 +245,7 @@ def test_retire_without_a_target_to_check_refuses_in_one_line_naming_both_ways_o
     _imported(dst, tmp_path / "b")
     requests = src.sim.request_count() if src.sim else 0
 
-    completed = movekit("retire", "--kubeconfig", src.kubeconfig, "--from-directory",
+    completed = movekit("retire", "--yes", "--kubeconfig", src.kubeconfig, "--from-directory",
                         tmp_path / "b")
 
     assert completed.returncode == 4, completed.stderr
@@ -265,7 +265,7 @@ def test_retire_refuses_while_the_source_clusters_run_unpaused(
     writes = _writes(src)
     target = ("--to-kubeconfig", dst.kubeconfig)
 
-    refused = movekit("retire", "--kubeconfig", src.kubeconfig, "--from-directory",
+    refused = movekit("retire", "--yes", "--kubeconfig", src.kubeconfig, "--from-directory",
                       tmp_path / "b", *target)
 
     assert refused.returncode == 4, refused.stderr
@@ -276,7 +276,7 @@ def test_retire_refuses_while_the_source_clusters_run_unpaused(
     assert _writes(src) == writes
     assert set(_left(src, bundle)) == {e.ref for e in bundle.entries}
 
-    forced = movekit("retire", "--kubeconfig", src.kubeconfig, "--from-directory",
+    forced = movekit("retire", "--yes", "--kubeconfig", src.kubeconfig, "--from-directory",
                      tmp_path / "b", "--force", *(target if forced_with_target else ()))
 
     assert forced.returncode == 0, forced.stderr
@@ -320,7 +320,7 @@ def test_retire_refuses_unless_the_target_holds_every_object_as_imported(
         named = damage(dst, bundle)
     writes = _writes(src)
 
-    completed = movekit("retire", "--kubeconfig", src.kubeconfig, "--from-directory",
+    completed = movekit("retire", "--yes", "--kubeconfig", src.kubeconfig, "--from-directory",
                         tmp_path / "b", "--to-kubeconfig", dst.kubeconfig)
 
     assert completed.returncode == 4, completed.stderr
@@ -339,7 +339,7 @@ def test_retire_with_the_target_after_a_real_import_deletes_exactly_what_moved(
     bundle = _exported(src, topology, namespace, tmp_path / "b.tar.zst")
     _imported(dst, tmp_path / "b.tar.zst")
 
-    completed = movekit("retire", "--kubeconfig", src.kubeconfig, "--from-archive",
+    completed = movekit("retire", "--yes", "--kubeconfig", src.kubeconfig, "--from-archive",
                         tmp_path / "b.tar.zst", "--to-kubeconfig", dst.kubeconfig,
                         "--expect-digest", bundle.digest)
 

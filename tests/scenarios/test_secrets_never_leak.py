@@ -247,7 +247,7 @@ def test_export_verify_inspect_import_and_the_air_gap_steps_never_show_secret_va
     session.ok(("resume-source", ("resume-source", "--kubeconfig", session.source_kubeconfig,
                                   "--from-directory", work / "paused")))
     session.ok(("retire", ("retire", "--kubeconfig", session.source_kubeconfig, *bundle,
-                           "--force")))
+                           "--force", "--yes")))
 
     session.assert_outputs_clean()
     written = [work / "bundle", work / "bundle.tar.zst", work / "paused",

@@ -176,7 +176,7 @@ def test_a_name_cannot_leave_its_dot_or_mermaid_label(tmp_path: Path) -> None:
 UNREACHABLE = [
     ("export", "-n", "default", "--dry-run"),
     ("import", "--from-directory", "{bundle}", "--dry-run"),
-    ("retire", "--from-directory", "{bundle}", "--force"),
+    ("retire", "--from-directory", "{bundle}", "--force", "--yes"),
     ("resume-source", "--from-directory", "{bundle}"),
     ("move", "--to-kubeconfig", "{kubeconfig}", "-n", "default", "--dry-run"),
 ]
@@ -215,19 +215,21 @@ CLUSTERCTL_FILE_NAMES = ("Cluster_prod_c1\x1b]0;owned\x07.yaml", "Cluster_prod_c
                          "Cluster_prod_c1[bold][link=https:x]:red_circle:.yaml")
 
 
+@pytest.mark.parametrize("verb", ["import", "verify", "inspect"])
 @pytest.mark.parametrize("name", CLUSTERCTL_FILE_NAMES, ids=ascii)
-def test_an_error_naming_a_hostile_clusterctl_file_is_escaped(name: str, tmp_path: Path
-                                                                ) -> None:
+def test_an_error_naming_a_hostile_clusterctl_file_is_escaped(name: str, verb: str,
+                                                                tmp_path: Path) -> None:
     directory = tmp_path / "clusterctl"
     directory.mkdir()
     (directory / name).write_text(json.dumps({
         "apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster",
         "metadata": {"name": "c1", "namespace": "prod", "uid": "u1"}}))
-
     # Refused before the first request: nothing listens behind this kubeconfig.
-    _, stderr = shown(movekit("import", "--from-directory", directory, "--dry-run",
-                              "--kubeconfig", hostile_kubeconfig(tmp_path / "kubeconfig")),
-                      exit_code=3)
+    command = {"import": ("import", "--from-directory", directory, "--dry-run", "--kubeconfig",
+                          hostile_kubeconfig(tmp_path / "kubeconfig")),
+               "verify": ("verify", directory), "inspect": ("inspect", directory)}[verb]
+
+    _, stderr = shown(movekit(*command), exit_code=3)
 
     error = one_error(stderr)
     assert "Cluster_prod_c1" in error
@@ -301,7 +303,7 @@ def test_retire_and_resume_source_of_a_hostile_bundle_print_nothing_active(
 ) -> None:
     # Nothing in the source has the sample's names: both only read and report.
     bundle = hostile_bundle(tmp_path / "b")
-    for verb, *more in (("retire", "--force"), ("resume-source",)):
+    for verb, *more in (("retire", "--force", "--yes"), ("resume-source",)):
         shown(movekit(verb, "--kubeconfig", src.kubeconfig, "--from-directory", bundle,
                       "-o", output, *more))
 

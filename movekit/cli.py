@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -18,7 +18,7 @@ from movekit.apply import DEFAULT_WORKERS, ApplyOptions
 from movekit.bundle import read_bundle
 from movekit.bundle.encryption import SecretKeys, describe
 from movekit.contract import BLOCK_MOVE_ANNOTATION
-from movekit.errors import MovekitError, UsageError
+from movekit.errors import LocalFileError, MovekitError, UsageError
 from movekit.export import ExportOptions, export_bundle
 from movekit.importer import ImportOptions, import_from_path
 from movekit.interrupt import Interrupted, guard_standard_streams, signals_interrupt
@@ -26,6 +26,7 @@ from movekit.kube import DEFAULT_BURST, DEFAULT_QPS, KubeClient
 from movekit.model import ConflictPolicy, Layout, Selection
 from movekit.mover import DEFAULT_RETIRE_TIMEOUT
 from movekit.plan import PlanOptions
+from movekit.preflight import check_command_line, namespace_map
 from movekit.progress import QUIET, ConsoleReporter
 from movekit.refs import GroupKind
 from movekit.version import __version__
@@ -45,7 +46,7 @@ Kubeconfig = Annotated[Path | None, typer.Option(
 Context = Annotated[str | None, typer.Option(
     "--context", "--kubeconfig-context", help="Context in the kubeconfig to use.")]
 Qps = Annotated[float, typer.Option(
-    "--qps", help="Client-side request rate limit per second (0: no limit).")]
+    "--qps", help="Client-side request rate limit per second (above 0).")]
 Burst = Annotated[int, typer.Option("--burst", help="Requests allowed above --qps in a burst.")]
 RetireTimeout = Annotated[float, typer.Option(
     help="Seconds to wait for retired objects to leave the source (the garbage collector "
@@ -62,6 +63,9 @@ T = TypeVar("T")
 COMMANDS_GROUP = "movekit.commands"
 EMULATOR_COMMANDS = ("demo", "kubesim")
 EMULATOR_MISSING = "this command needs the emulator: pip install 'movekit[demo]'"
+# The commands that continue where they stopped when run again; the others, interrupted,
+# only say so.
+RESUMABLE = ("export", "import", "move", "retire", "resume-source")
 
 
 class _State:
@@ -111,6 +115,7 @@ def _bundle_path(directory: Path | None, archive: Path | None, verb: str) -> tup
 
 @app.command()
 def export(
+    ctx: typer.Context,
     to_directory: Annotated[Path | None, typer.Option(help="Write the bundle as a directory.")] = None,
     to_archive: Annotated[Path | None, typer.Option(help="Write the bundle as a .tar.zst file.")] = None,
     namespace: Annotated[str | None, typer.Option("--namespace", "-n",
@@ -145,6 +150,7 @@ def export(
 ) -> None:
     """Export Cluster API objects from a cluster into a bundle."""
     _output(output)
+    _check_command_line(ctx)
     selection = _selection(namespace, all_namespaces, cluster or [])
     target: Path | None = None
     archive = False
@@ -190,6 +196,7 @@ def _allowances(namespaces: list[str] | None, secret_types: list[str] | None,
 
 @app.command("import")
 def import_(
+    ctx: typer.Context,
     from_directory: Annotated[Path | None, typer.Option(
         help="Read the bundle from a directory (or one clusterctl move --to-directory wrote).")] = None,
     from_archive: Annotated[Path | None, typer.Option(help="Read the bundle from a .tar.zst file.")] = None,
@@ -200,8 +207,8 @@ def import_(
         help="Refuse the bundle unless its digest is this sha256:... value.")] = None,
     conflict: Annotated[str, typer.Option(
         help=f"What to do with foreign objects already in the target: {', '.join(ConflictPolicy)}.")] = "fail",
-    namespace_map: Annotated[list[str] | None, typer.Option(
-        help="Import namespace OLD as NEW (OLD=NEW, repeatable).")] = None,
+    namespace_map_pairs: Annotated[list[str] | None, typer.Option(
+        "--namespace-map", help="Import namespace OLD as NEW (OLD=NEW, repeatable).")] = None,
     skip_provider_check: Annotated[bool, typer.Option(
         help="Import even when the target's providers are missing or older.")] = False,
     allow_kind: Annotated[list[str] | None, typer.Option(
@@ -224,9 +231,10 @@ def import_(
 ) -> None:
     """Import a bundle into a cluster: verify, plan, then create in dependency order."""
     _output(output)
+    _check_command_line(ctx)
     path, _ = _bundle_path(from_directory, from_archive, "from")
     policy = _conflict(conflict)
-    mapping = _namespace_map(namespace_map or [])
+    mapping = namespace_map(namespace_map_pairs or [])
     options = ImportOptions(
         plan=PlanOptions(conflict=policy, namespace_map=mapping,
                          skip_provider_check=skip_provider_check,
@@ -316,6 +324,7 @@ def move_(
     from movekit.mover import MoveOptions, default_journal_path, move, resume, rollback
 
     _output(output)
+    _check_command_line(ctx)
     say = _progress(quiet, verbose, output)
     policy = _conflict(conflict)
     if to_directory is not None:
@@ -389,6 +398,7 @@ def move_(
 
 @app.command()
 def retire(
+    ctx: typer.Context,
     from_directory: BundleDirectory = None,
     from_archive: BundleArchive = None,
     kubeconfig: Kubeconfig = None,
@@ -420,6 +430,7 @@ def retire(
     from movekit.mover import RetireOptions, retire_bundle
 
     _output(output)
+    _check_command_line(ctx)
     bundle = load_verified(_bundle_path(from_directory, from_archive, "from")[0], expect_digest)
     options = RetireOptions(dry_run=dry_run, force=force, timeout=retire_timeout,
                             keys=SecretKeys(tuple(identity or ()), passphrase_file))
@@ -435,6 +446,7 @@ def retire(
 
 @app.command("resume-source")
 def resume_source(
+    ctx: typer.Context,
     from_directory: BundleDirectory = None,
     from_archive: BundleArchive = None,
     kubeconfig: Kubeconfig = None,
@@ -445,6 +457,7 @@ def resume_source(
     from movekit.mover import resume_source as unpause
 
     _output(output)
+    _check_command_line(ctx)
     bundle = read_bundle(_bundle_path(from_directory, from_archive, "from")[0])
     with KubeClient(kubeconfig, context) as src:
         resumed = unpause(src, bundle.entries)
@@ -495,6 +508,12 @@ def version(output: Output = "text") -> None:
                    "version": __version__}, lambda: out.print(render.line(__version__)))
 
 
+def _check_command_line(ctx: typer.Context) -> None:
+    """Refuse, before any request, what the flags alone show cannot work."""
+    check_command_line({param.opts[0]: ctx.params[param.name] for param in ctx.command.params
+                        if param.name in ctx.params and param.opts[0].startswith("--")})
+
+
 def _refuse_flags(ctx: typer.Context, mode: str, names: tuple[str, ...]) -> None:
     """Refuse the flags among ``names`` given on the command line: ``mode`` would ignore them."""
     given = [param.opts[0] for param in ctx.command.params if param.name in names
@@ -519,11 +538,34 @@ def _resumable(journal: Path, work: Callable[[], T]) -> T:
                                 f"(or undo with --rollback {journal})")
 
 
-def _interrupted(interrupt: Interrupted, next_step: str) -> NoReturn:
-    """Say on stderr why the command stopped and what to run next; exit 128 + the signal."""
+def _interrupted(interrupt: Interrupted, next_step: str | None) -> NoReturn:
+    """Say on stderr why the command stopped and what to run next, if anything; exit 128 +
+    the signal."""
     with contextlib.suppress(OSError, Interrupted):  # stderr gone too: the exit code says it
-        err.print(render.line(f"{interrupt.reason}; {next_step}"))
+        err.print(render.line(f"{interrupt.reason}; {next_step}" if next_step
+                              else interrupt.reason))
     sys.exit(interrupt.exit_code)
+
+
+@contextlib.contextmanager
+def _reported(command: str | None) -> Iterator[None]:
+    """An OS error as an error (one line, no traceback), and an interruption of a command that
+    running again does not resume without the hint that it would."""
+    try:
+        yield
+    except OSError as error:  # a file the command reads or writes: its name and the reason
+        raise LocalFileError(_os_error(error)) from None
+    except Interrupted as interrupt:
+        if command in RESUMABLE:
+            raise
+        _interrupted(interrupt, None)
+
+
+def _os_error(error: OSError) -> str:
+    """An OS error as the file it concerns and the system's reason, as ``ls`` words it."""
+    reason = error.strerror or str(error)
+    names = [str(name) for name in (error.filename, error.filename2) if name is not None]
+    return f"{' -> '.join(names)}: {reason}" if names else reason
 
 
 def _path(text: str | None) -> Path | None:
@@ -532,16 +574,6 @@ def _path(text: str | None) -> Path | None:
 
 def _text(path: Path | None) -> str | None:
     return str(path.resolve()) if path else None
-
-
-def _namespace_map(pairs: list[str]) -> dict[str, str]:
-    mapping = {}
-    for pair in pairs:
-        old, sep, new = pair.partition("=")
-        if not sep or not old or not new:
-            raise UsageError(f"--namespace-map wants OLD=NEW, got {pair!r}")
-        mapping[old] = new
-    return mapping
 
 
 def _conflict(text: str) -> ConflictPolicy:
@@ -587,7 +619,7 @@ def main() -> None:
     # A reader that goes away, and SIGTERM or SIGHUP, stop a command as Ctrl-C does.
     guard_standard_streams()
     try:
-        with signals_interrupt():
+        with signals_interrupt(), _reported(sys.argv[1] if sys.argv[1:] else None):
             _mount_subcommands(sys.argv[1:])
             app()
     except MovekitError as error:

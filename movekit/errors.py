@@ -9,6 +9,11 @@ class MovekitError(Exception):
     exit_code = 1
 
 
+class LocalFileError(MovekitError):
+    """A file or directory on this machine could not be read or written (no space left, a
+    quota, permission denied ...); the message names it and the system's reason."""
+
+
 class UsageError(MovekitError):
     exit_code = 2
 

@@ -79,35 +79,35 @@ class Bad:
         return f"error: {self.flag} {(self.shown or self.value)(paths)}: {self.error(paths)}"
 
 
+def _text(text: str) -> Callable[[Paths], str]:
+    return lambda _paths: text
+
+
 def _numbers() -> list[Bad]:
-    rows = []
-    for flag in ("--workers", "--burst"):
-        for value in ("0", "-1", "-100"):
-            rows.append(Bad(f"{flag}={value}", flag, lambda p, v=value: v,
-                            lambda p: "must be a number above 0"))
-    for flag, above in (("--qps", True), ("--block-move-timeout", False),
-                        ("--retire-timeout", False)):
-        values = ("0", "-1", "-0.5", "nan", "inf") if above else ("-1", "-0.5", "nan", "inf")
-        for value in values:
-            rows.append(Bad(f"{flag}={value}", flag, lambda p, v=value: v,
-                            lambda p, a=above: "must be a number above 0" if a
-                            else "must be 0 or more seconds"))
+    above, not_negative = _text("must be a number above 0"), _text("must be 0 or more seconds")
+    rows = [Bad(f"{flag}={value}", flag, _text(value), above)
+            for flag in ("--workers", "--burst") for value in ("0", "-1", "-100")]
+    rows += [Bad(f"--qps={value}", "--qps", _text(value), above)
+             for value in ("0", "-1", "-0.5", "nan", "inf")]
+    rows += [Bad(f"{flag}={value}", flag, _text(value), not_negative)
+             for flag in ("--block-move-timeout", "--retire-timeout")
+             for value in ("-1", "-0.5", "nan", "inf")]
     return rows
 
 
 def _namespace_maps() -> list[Bad]:
     label = ("a namespace name is a DNS-1123 label: at most 63 lowercase letters, digits and "
              "'-', starting and ending with a letter or digit")
-    rows = [Bad("no-equals", "--namespace-map", lambda p: "prod", lambda p: "wants OLD=NEW")]
+    rows = [Bad("no-equals", "--namespace-map", _text("prod"), _text("wants OLD=NEW"),
+                _text("'prod'"))]
     for shape, pair, name in (("upper", "Prod=eu", "Prod"), ("underscore", "prod=eu_1", "eu_1"),
                               ("empty-new", "prod=", ""), ("empty-old", "=eu", ""),
                               ("too-long", f"prod={'a' * 64}", "a" * 64),
                               ("dot", "prod=eu.west", "eu.west"), ("dash-end", "prod-=eu", "prod-"),
                               ("two-equals", "prod=eu=west", "eu=west")):
-        rows.append(Bad(f"namespace-map-{shape}", "--namespace-map", lambda p, v=pair: v,
-                        lambda p, n=name: f"{n!r} is not a namespace name; {label}"))
-    return [Bad(row.id, row.flag, row.value, row.error, lambda p, r=row: repr(r.value(p)))
-            for row in rows]
+        rows.append(Bad(f"namespace-map-{shape}", "--namespace-map", _text(pair),
+                        _text(f"{name!r} is not a namespace name; {label}"), _text(repr(pair))))
+    return rows
 
 
 PATHS: list[Bad] = [
@@ -239,7 +239,8 @@ def test_a_flag_that_cannot_work_is_refused_in_one_line_before_any_request(
 def test_flags_that_exclude_each_other_are_refused_before_any_request(
         command: str, pair: tuple[str, str], paths: Paths, sim: KubeSim, requests_before: int,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    args = [part for flag in pair for part in (flag, *GOOD.get(flag, lambda p: [])(paths))]
+    args = [part for flag in pair for part in (flag, *(GOOD[flag](paths) if flag in GOOD
+                                                       else []))]
 
     code, out, err = _run(command, args, paths, monkeypatch, capsys)
 

@@ -41,6 +41,11 @@ class Write:
     written: str  # what fails, under the work directory
 
 
+def _move(src: Env, dst: Env, out: Path) -> list[str]:
+    return ["move", "--kubeconfig", str(src.kubeconfig), "--to-kubeconfig", str(dst.kubeconfig),
+            "--journal", str(out / "move.json")]
+
+
 WRITES = [
     Write("export-archive",
           lambda src, dst, out: ["export", "--kubeconfig", str(src.kubeconfig),
@@ -57,18 +62,12 @@ WRITES = [
                                  "--to-directory", str(out / "bundle"), "--clusterctl-layout"],
           512, 1, lambda out: f"error: {out / 'bundle'}: cannot be written (File too large)",
           "bundle"),
-    Write("move-journal",
-          lambda src, dst, out: ["move", "--kubeconfig", str(src.kubeconfig),
-                                 "--to-kubeconfig", str(dst.kubeconfig),
-                                 "--journal", str(out / "move.json")],
-          64, 1, lambda out: f"error: {out / 'move.json'}: cannot be written (File too large)",
+    Write("move-journal", _move, 64, 1,
+          lambda out: f"error: {out / 'move.json'}: cannot be written (File too large)",
           "move.json"),
-    Write("move-bundle",
-          lambda src, dst, out: ["move", "--kubeconfig", str(src.kubeconfig),
-                                 "--to-kubeconfig", str(dst.kubeconfig),
-                                 "--journal", str(out / "move.json")],
-          4096, 7, lambda out: f"error: move failed and was rolled back: {out / 'move.bundle'}: "
-                               "cannot be written (File too large)", "move.bundle"),
+    Write("move-bundle", _move, 4096, 7,
+          lambda out: f"error: move failed and was rolled back: {out / 'move.bundle'}: "
+                      "cannot be written (File too large)", "move.bundle"),
 ]
 
 

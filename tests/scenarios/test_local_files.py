@@ -121,12 +121,14 @@ def _not_bundles(root: Path) -> dict[str, Path]:
     os.mkfifo(fifo_manifest / "manifest.json")
     return {"fifo": fifo, "null": Path("/dev/null"), "zero": Path("/dev/zero"),
             "proc-mem": Path("/proc/self/mem"), "proc-environ": Path("/proc/self/environ"),
+            # Another process's memory: permission denied, even to root without ptrace rights.
+            "permission-denied": Path("/proc/1/mem"),
             "proc-dir": Path("/proc/self/fd"), "through-a-file": root / "file" / "bundle",
             "missing": root / "missing", "manifest-is-a-fifo": fifo_manifest}
 
 
-READS = ["fifo", "null", "zero", "proc-mem", "proc-environ", "proc-dir", "through-a-file",
-         "missing", "manifest-is-a-fifo"]
+READS = ["fifo", "null", "zero", "proc-mem", "proc-environ", "permission-denied", "proc-dir",
+         "through-a-file", "missing", "manifest-is-a-fifo"]
 
 
 @pytest.mark.parametrize("command", ["verify", "inspect"])
@@ -151,6 +153,7 @@ def test_reading_what_is_not_a_bundle_ends_in_one_line_naming_it(
 
 IMPORTS = [("--from-archive", "fifo", 2), ("--from-archive", "zero", 2),
            ("--from-archive", "proc-mem", 3), ("--from-archive", "proc-environ", 3),
+           ("--from-archive", "permission-denied", 3),
            ("--from-directory", "fifo", 2), ("--from-directory", "through-a-file", 2),
            ("--from-directory", "proc-dir", 3), ("--from-directory", "manifest-is-a-fifo", 3)]
 

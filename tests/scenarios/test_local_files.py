@@ -127,8 +127,13 @@ def _not_bundles(root: Path) -> dict[str, Path]:
             "missing": root / "missing", "manifest-is-a-fifo": fifo_manifest}
 
 
-READS = ["fifo", "null", "zero", "proc-mem", "proc-environ", "permission-denied", "proc-dir",
-         "through-a-file", "missing", "manifest-is-a-fifo"]
+# What the one line says of each, after the path.
+NOT_A_BUNDLE = "neither a bundle directory nor a .tar.zst archive"
+READS = {"fifo": NOT_A_BUNDLE, "null": NOT_A_BUNDLE, "zero": NOT_A_BUNDLE,
+         "proc-environ": NOT_A_BUNDLE, "proc-mem": "cannot be read (Input/output error)",
+         "permission-denied": "cannot be read (",  # EACCES, or EIO where root may trace
+         "proc-dir": "is a symbolic link", "through-a-file": "cannot be read (Not a directory)",
+         "missing": "no such file or directory", "manifest-is-a-fifo": "manifest.json: is a FIFO"}
 
 
 @pytest.mark.parametrize("command", ["verify", "inspect"])
@@ -148,6 +153,7 @@ def test_reading_what_is_not_a_bundle_ends_in_one_line_naming_it(
     assert exited.value.code == 3, captured.err
     lines = captured.err.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {path}: "), captured.err
+    assert READS[shape] in lines[0]
     assert captured.out == ""
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from movekit import render
+from movekit import preflight, render
 from movekit.apply import DEFAULT_WORKERS, ApplyOptions
 from movekit.bundle import read_bundle
 from movekit.bundle.encryption import SecretKeys, describe
@@ -26,7 +26,6 @@ from movekit.kube import DEFAULT_BURST, DEFAULT_QPS, KubeClient
 from movekit.model import ConflictPolicy, Layout, Selection
 from movekit.mover import DEFAULT_RETIRE_TIMEOUT
 from movekit.plan import PlanOptions
-from movekit.preflight import check_command_line, namespace_map
 from movekit.progress import QUIET, ConsoleReporter
 from movekit.refs import GroupKind
 from movekit.version import __version__
@@ -207,8 +206,8 @@ def import_(
         help="Refuse the bundle unless its digest is this sha256:... value.")] = None,
     conflict: Annotated[str, typer.Option(
         help=f"What to do with foreign objects already in the target: {', '.join(ConflictPolicy)}.")] = "fail",
-    namespace_map_pairs: Annotated[list[str] | None, typer.Option(
-        "--namespace-map", help="Import namespace OLD as NEW (OLD=NEW, repeatable).")] = None,
+    namespace_map: Annotated[list[str] | None, typer.Option(
+        help="Import namespace OLD as NEW (OLD=NEW, repeatable).")] = None,
     skip_provider_check: Annotated[bool, typer.Option(
         help="Import even when the target's providers are missing or older.")] = False,
     allow_kind: Annotated[list[str] | None, typer.Option(
@@ -234,7 +233,7 @@ def import_(
     _check_command_line(ctx)
     path, _ = _bundle_path(from_directory, from_archive, "from")
     policy = _conflict(conflict)
-    mapping = namespace_map(namespace_map_pairs or [])
+    mapping = preflight.namespace_map(namespace_map or [])
     options = ImportOptions(
         plan=PlanOptions(conflict=policy, namespace_map=mapping,
                          skip_provider_check=skip_provider_check,
@@ -510,8 +509,9 @@ def version(output: Output = "text") -> None:
 
 def _check_command_line(ctx: typer.Context) -> None:
     """Refuse, before any request, what the flags alone show cannot work."""
-    check_command_line({param.opts[0]: ctx.params[param.name] for param in ctx.command.params
-                        if param.name in ctx.params and param.opts[0].startswith("--")})
+    flags = {param.opts[0]: ctx.params[param.name] for param in ctx.command.params
+             if param.name in ctx.params and param.opts[0].startswith("--")}
+    preflight.check_command_line(flags)
 
 
 def _refuse_flags(ctx: typer.Context, mode: str, names: tuple[str, ...]) -> None:

@@ -8,6 +8,7 @@ a FIFO, a device, files of /proc, a path through a file.
 
 from __future__ import annotations
 
+import base64
 import os
 import resource
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kubesim import KubeSim
 from kubesim.capi.topologies import TOPOLOGIES
@@ -34,31 +36,31 @@ class Write:
     """A command whose write fails at ``limit`` bytes, and what it must say."""
 
     id: str
-    args: Callable[[Env, Env, Path], list[str]]
+    args: Callable[[Path, Path, Path], list[str]]  # source, target kubeconfig, work directory
     limit: int
     code: int
     error: Callable[[Path], str]  # the last line on stderr
     written: str  # what fails, under the work directory
 
 
-def _move(src: Env, dst: Env, out: Path) -> list[str]:
-    return ["move", "--kubeconfig", str(src.kubeconfig), "--to-kubeconfig", str(dst.kubeconfig),
+def _move(src: Path, dst: Path, out: Path) -> list[str]:
+    return ["move", "--kubeconfig", str(src), "--to-kubeconfig", str(dst),
             "--journal", str(out / "move.json")]
 
 
 WRITES = [
     Write("export-archive",
-          lambda src, dst, out: ["export", "--kubeconfig", str(src.kubeconfig),
+          lambda src, dst, out: ["export", "--kubeconfig", str(src),
                                  "--to-archive", str(out / "bundle.tar.zst")],
           4096, 1, lambda out: f"error: {out / 'bundle.tar.zst'}: cannot be written "
                                "(File too large)", "bundle.tar.zst"),
     Write("export-directory",
-          lambda src, dst, out: ["export", "--kubeconfig", str(src.kubeconfig),
+          lambda src, dst, out: ["export", "--kubeconfig", str(src),
                                  "--to-directory", str(out / "bundle")],
           4096, 1, lambda out: f"error: {out / 'bundle'}: cannot be written (File too large)",
           "bundle"),
     Write("export-clusterctl-layout",
-          lambda src, dst, out: ["export", "--kubeconfig", str(src.kubeconfig),
+          lambda src, dst, out: ["export", "--kubeconfig", str(src),
                                  "--to-directory", str(out / "bundle"), "--clusterctl-layout"],
           512, 1, lambda out: f"error: {out / 'bundle'}: cannot be written (File too large)",
           "bundle"),
@@ -78,6 +80,20 @@ def _limited(limit: int) -> Callable[[], None]:
     return apply
 
 
+def _kubeconfig_with_files(env: Env, path: Path) -> Path:
+    """``env``'s kubeconfig with its CA in a file: the client then writes no temporary copy of
+    it, and the file size limit meets only the command's own writes."""
+    document = yaml.safe_load(env.kubeconfig.read_text())
+    for number, entry in enumerate(document["clusters"]):
+        data = entry["cluster"].pop("certificate-authority-data", None)
+        if data:
+            ca = path.with_suffix(f".ca-{number}.crt")
+            ca.write_bytes(base64.b64decode(data))
+            entry["cluster"]["certificate-authority"] = str(ca)
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
 def _clusters(env: Env, namespace: str) -> dict[str, dict[str, Any]]:
     with env.client() as client:
         res = client.resource(*CLUSTERS)
@@ -92,8 +108,10 @@ def test_a_write_that_fails_midway_ends_in_one_line_with_the_clusters_as_they_we
     before = {name: c["spec"] for name, c in _clusters(src, namespace).items()}
     out = tmp_path / "out"
     out.mkdir()
+    args = case.args(_kubeconfig_with_files(src, tmp_path / "source.yaml"),
+                     _kubeconfig_with_files(dst, tmp_path / "target.yaml"), out)
 
-    done = subprocess.run([sys.executable, "-m", "movekit", *case.args(src, dst, out),
+    done = subprocess.run([sys.executable, "-m", "movekit", *args,
                            "-n", namespace, "-q"], capture_output=True, text=True, timeout=120,
                           check=False, preexec_fn=_limited(case.limit))
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 import math
 import os
 import stat
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from movekit.admission import is_namespace_name
 from movekit.bundle.clusterctl import check_clusterctl_target
+from movekit.bundle.staging import Staging
 from movekit.bundle.writer import check_bundle_target
 from movekit.errors import UsageError
 
@@ -103,7 +103,7 @@ def _output(flag: str, value: Path, flags: Mapping[str, Any]) -> None:
     """A bundle (or clusterctl's directory) can be written at ``value``: its parent is a
     directory movekit can write in, and the path is new, empty or an earlier bundle."""
     target = Path(os.path.abspath(value))
-    _writable_parent(flag, value, target.parent)
+    _writable_parent(flag, value, target)
     try:
         if flag == "--to-directory" and flags.get("--clusterctl-layout"):
             check_clusterctl_target(target)
@@ -116,21 +116,23 @@ def _output(flag: str, value: Path, flags: Mapping[str, Any]) -> None:
 def _new_file(flag: str, value: Path, _flags: Mapping[str, Any]) -> None:
     """A file movekit creates (a journal): nothing holds its name yet, its parent is writable."""
     target = Path(os.path.abspath(value))
-    _writable_parent(flag, value, target.parent)
+    _writable_parent(flag, value, target)
     if os.path.lexists(target):
         raise UsageError(f"{flag} {value}: exists already; name a new file")
 
 
-def _writable_parent(flag: str, value: Path, parent: Path) -> None:
+def _writable_parent(flag: str, value: Path, target: Path) -> None:
+    parent = target.parent
     try:
         info = parent.stat()
     except OSError as err:
         raise UsageError(f"{flag} {value}: directory {parent} {_reason(err)}") from None
     if not stat.S_ISDIR(info.st_mode):
         raise UsageError(f"{flag} {value}: {parent} is not a directory")
-    # Trying is the only answer that holds for root, read-only mounts and /proc alike.
+    # Trying is the only answer that holds for root, read-only mounts and /proc alike. The try
+    # is a staging directory, made and removed: one a kill leaves is swept as any other is.
     try:
-        os.rmdir(tempfile.mkdtemp(prefix=".movekit-write-check-", dir=parent))
+        Staging(target).remove()
     except OSError as err:
         raise UsageError(f"{flag} {value}: cannot write in {parent} "
                          f"({err.strerror or err})") from None

@@ -61,6 +61,11 @@ _CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 _CONFLICTING_FINALIZERS = frozenset({"orphan", "foregroundDeletion"})
 
 
+def is_namespace_name(name: str) -> bool:
+    """Whether ``name`` can name a Namespace: a DNS-1123 label of at most 63 characters."""
+    return len(name) <= 63 and _DNS_LABEL.fullmatch(name) is not None
+
+
 @dataclass(frozen=True)
 class Confinement:
     """Where an import may write, in the target's namespace names."""
@@ -204,7 +209,7 @@ def _metadata_problems(entry: ObjectEntry, meta: Mapping[str, Any],
     problems: list[str] = []
     name = meta.get("name")
     if entry.ref.group_kind == NAMESPACE:
-        if not isinstance(name, str) or len(name) > 63 or not _DNS_LABEL.fullmatch(name):
+        if not isinstance(name, str) or not is_namespace_name(name):
             problems.append(f"metadata.name {_shown(name)} is not a DNS label, as a "
                             "Namespace's name must be")
     elif not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):

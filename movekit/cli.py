@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from enum import StrEnum
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -14,13 +14,13 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from movekit import render
+from movekit import preflight, render
 from movekit.apply import DEFAULT_WORKERS, ApplyOptions
 from movekit.bundle import Bundle, read_bundle
 from movekit.bundle.encryption import SecretKeys, describe
 from movekit.clihelp import PlainTyper, run
 from movekit.contract import BLOCK_MOVE_ANNOTATION
-from movekit.errors import MovekitError, UsageError
+from movekit.errors import LocalFileError, MovekitError, UsageError
 from movekit.export import ExportOptions, export_bundle
 from movekit.importer import ImportOptions, import_from_path
 from movekit.interrupt import Interrupted, guard_standard_streams, signals_interrupt
@@ -52,7 +52,7 @@ Kubeconfig = Annotated[Path | None, typer.Option(
 Context = Annotated[str | None, typer.Option(
     "--context", "--kubeconfig-context", metavar="NAME", help="Context in the kubeconfig to use.")]
 Qps = Annotated[float, typer.Option(
-    "--qps", metavar="RATE", help="Client-side request rate limit per second (0: no limit).")]
+    "--qps", metavar="RATE", help="Client-side request rate limit per second (above 0).")]
 Burst = Annotated[int, typer.Option("--burst", metavar="N", help="Requests allowed above --qps in a burst.")]
 RetireTimeout = Annotated[float, typer.Option(
     metavar="SECONDS", help="Seconds to wait for retired objects to leave the source (the garbage collector "
@@ -81,6 +81,9 @@ T = TypeVar("T")
 COMMANDS_GROUP = "movekit.commands"
 EMULATOR_COMMANDS = ("demo", "kubesim")
 EMULATOR_MISSING = "this command needs the emulator: pip install 'movekit[demo]'"
+# The commands that continue where they stopped when run again; the others, interrupted,
+# only say so.
+RESUMABLE = ("export", "import", "move", "retire", "resume-source")
 
 
 class InspectFormat(StrEnum):
@@ -154,6 +157,7 @@ def _bundle_path(directory: Path | None, archive: Path | None, verb: str) -> tup
 
 @app.command()
 def export(
+    ctx: typer.Context,
     to_directory: Annotated[Path | None, typer.Option(
         metavar="DIR", help="Write the bundle as a directory.")] = None,
     to_archive: Annotated[Path | None, typer.Option(
@@ -200,6 +204,7 @@ def export(
       movekit export -A --to-directory fleet-bundle --encrypt-to age1...
     """
     _output(output)
+    _check_command_line(ctx)
     dry_run = _dry_run(dry_run_mode, "export", server=True)
     selection = _selection(namespace, all_namespaces, cluster or [])
     target: Path | None = None
@@ -246,6 +251,7 @@ def _allowances(namespaces: list[str] | None, secret_types: list[str] | None,
 
 @app.command("import")
 def import_(
+    ctx: typer.Context,
     from_directory: Annotated[Path | None, typer.Option(
         metavar="DIR",
         help="Read the bundle from a directory (or one clusterctl move --to-directory wrote).")] = None,
@@ -295,10 +301,11 @@ def import_(
       movekit import --from-directory clusterctl-dir --namespace-map prod=prod-eu
     """
     _output(output)
+    _check_command_line(ctx)
     dry_run = _dry_run(dry_run_mode, "import")
     path, _ = _bundle_path(from_directory, from_archive, "from")
     policy = ConflictPolicy(conflict)
-    mapping = _namespace_map(namespace_map or [])
+    mapping = preflight.namespace_map(namespace_map or [])
     options = ImportOptions(
         plan=PlanOptions(conflict=policy, namespace_map=mapping,
                          skip_provider_check=skip_provider_check,
@@ -404,6 +411,7 @@ def move_(
     from movekit.mover import MoveOptions, default_journal_path, move, resume, rollback
 
     _output(output)
+    _check_command_line(ctx)
     dry_run = _dry_run(dry_run_mode, "move")
     say = _progress(quiet, verbose, output)
     policy = ConflictPolicy(conflict)
@@ -478,6 +486,7 @@ def move_(
 
 @app.command()
 def retire(
+    ctx: typer.Context,
     from_directory: BundleDirectory = None,
     from_archive: BundleArchive = None,
     kubeconfig: Kubeconfig = None,
@@ -527,6 +536,7 @@ def retire(
     from movekit.mover import RetireOptions, retire_bundle
 
     _output(output)
+    _check_command_line(ctx)
     dry_run = _dry_run(dry_run_mode, "retire")
     ask = not (yes or dry_run)
     if ask and not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -568,6 +578,7 @@ def _confirm_retire(preview: RetireResult, bundle: Bundle, source: str, output: 
 
 @app.command("resume-source")
 def resume_source(
+    ctx: typer.Context,
     from_directory: BundleDirectory = None,
     from_archive: BundleArchive = None,
     kubeconfig: Kubeconfig = None,
@@ -582,6 +593,7 @@ def resume_source(
     from movekit.mover import resume_source as unpause
 
     _output(output)
+    _check_command_line(ctx)
     bundle = read_bundle(_bundle_path(from_directory, from_archive, "from")[0])
     with KubeClient(kubeconfig, context) as src:
         resumed = unpause(src, bundle.entries)
@@ -694,6 +706,19 @@ def version(output: Output = OutputFormat.TEXT) -> None:
                    "version": __version__}, lambda: out.print(render.line(__version__)))
 
 
+def _check_command_line(ctx: typer.Context) -> None:
+    """Refuse, before any request, what the flags alone show cannot work."""
+    flags = {param.opts[0]: _flag_value(ctx.params[param.name])
+             for param in ctx.command.params
+             if param.name in ctx.params and param.opts[0].startswith("--")}
+    preflight.check_command_line(flags)
+
+
+def _flag_value(value: Any) -> Any:
+    """A flag's value as the pre-checks read it: ``--dry-run=none`` is no dry run."""
+    return False if value == DryRun.NONE else value
+
+
 def _refuse_flags(ctx: typer.Context, mode: str, names: tuple[str, ...]) -> None:
     """Refuse the flags among ``names`` given on the command line: ``mode`` would ignore them."""
     given = [param.opts[0] for param in ctx.command.params if param.name in names
@@ -718,11 +743,34 @@ def _resumable(journal: Path, work: Callable[[], T]) -> T:
                                 f"(or undo with --rollback {journal})")
 
 
-def _interrupted(interrupt: Interrupted, next_step: str) -> NoReturn:
-    """Say on stderr why the command stopped and what to run next; exit 128 + the signal."""
+def _interrupted(interrupt: Interrupted, next_step: str | None) -> NoReturn:
+    """Say on stderr why the command stopped and what to run next, if anything; exit 128 +
+    the signal."""
     with contextlib.suppress(OSError, Interrupted):  # stderr gone too: the exit code says it
-        err.print(render.line(f"{interrupt.reason}; {next_step}"))
+        err.print(render.line(f"{interrupt.reason}; {next_step}" if next_step
+                              else interrupt.reason))
     sys.exit(interrupt.exit_code)
+
+
+@contextlib.contextmanager
+def _reported(command: str | None) -> Iterator[None]:
+    """An OS error as an error (one line, no traceback), and an interruption of a command that
+    running again does not resume without the hint that it would."""
+    try:
+        yield
+    except OSError as error:  # a file the command reads or writes: its name and the reason
+        raise LocalFileError(_os_error(error)) from None
+    except Interrupted as interrupt:
+        if command in RESUMABLE:
+            raise
+        _interrupted(interrupt, None)
+
+
+def _os_error(error: OSError) -> str:
+    """An OS error as the file it concerns and the system's reason, as ``ls`` words it."""
+    reason = error.strerror or str(error)
+    names = [str(name) for name in (error.filename, error.filename2) if name is not None]
+    return f"{' -> '.join(names)}: {reason}" if names else reason
 
 
 def _path(text: str | None) -> Path | None:
@@ -733,14 +781,6 @@ def _text(path: Path | None) -> str | None:
     return str(path.resolve()) if path else None
 
 
-def _namespace_map(pairs: list[str]) -> dict[str, str]:
-    mapping = {}
-    for pair in pairs:
-        old, sep, new = pair.partition("=")
-        if not sep or not old or not new:
-            raise UsageError(f"--namespace-map wants OLD=NEW, got {pair!r}")
-        mapping[old] = new
-    return mapping
 
 
 def _group_kind(text: str) -> GroupKind:
@@ -784,7 +824,7 @@ def main() -> None:
     # A reader that goes away, and SIGTERM or SIGHUP, stop a command as Ctrl-C does.
     guard_standard_streams()
     try:
-        with signals_interrupt():
+        with signals_interrupt(), _reported(sys.argv[1] if sys.argv[1:] else None):
             _mount_subcommands(sys.argv[1:])
             code = run(app, sys.argv[1:], "movekit")
     except MovekitError as error:

@@ -39,11 +39,21 @@ _ERROR_MEANINGS: dict[type[errors.MovekitError], str] = {
         "`retire` asked for confirmation on a terminal and was answered anything but yes (or "
         "the input ended). Nothing was deleted."
     ),
+    errors.LocalFileError: (
+        "A file or directory on this machine could not be read or written: no space left, a "
+        "quota or file size limit, permission denied, a path through a file. The message names "
+        "the path and the system's reason. An export puts back the pause state it changed and "
+        "leaves no partial bundle."
+    ),
     errors.UsageError: (
-        "The command cannot run as given: a flag is missing, unknown or combined with one it "
-        "excludes; a kubeconfig or context cannot be loaded; a bundle target is not a new or "
-        "empty directory or an earlier bundle; a journal cannot be read; or a rollback is no "
-        "longer possible."
+        "The command cannot run as given: a flag is missing, unknown, not a number, out of range "
+        "(`--workers`, `--qps` and `--burst` must be above 0) or combined with one it excludes "
+        "(such as `--no-pause` with `--leave-paused`); a path it reads is missing or of the "
+        "wrong type; a path it writes is in a directory that does not exist or cannot be "
+        "written, or is not a new or empty directory or an earlier bundle; a `--namespace-map` "
+        "name is not a DNS-1123 label, or a namespace is mapped twice; a kubeconfig or context "
+        "cannot be loaded; a journal cannot be read; or a rollback is no longer possible. What "
+        "the flags alone show is refused before the first request to a cluster."
     ),
     errors.InvalidBundle: (
         "The bundle is corrupt, truncated, tampered with, of a format this movekit does not "
@@ -269,7 +279,9 @@ def _exit_codes() -> list[str]:
     signalled = {signal.SIGINT: "Interrupted (Ctrl-C). What runs finishes and nothing new "
                                 "starts; an export restores the pause state it changed. Run "
                                 "`movekit import` again to resume an import, or `movekit move "
-                                "--resume JOURNAL` (or `--rollback JOURNAL`) for a move.",
+                                "--resume JOURNAL` (or `--rollback JOURNAL`) for a move. "
+                                "Commands that change nothing (`verify`, `inspect`, `version`, "
+                                "`demo`, `kubesim serve`) say only `interrupted`.",
                  signal.SIGHUP: "SIGHUP (the terminal went away), handled as Ctrl-C.",
                  OUTPUT_CLOSED: "Standard output or error was closed while the command wrote "
                                 "to it (`movekit ... \\| head -1`), handled as Ctrl-C.",

@@ -11,6 +11,11 @@ class MovekitError(Exception):
     hint: str | None = None
 
 
+class LocalFileError(MovekitError):
+    """A file or directory on this machine could not be read or written (no space left, a
+    quota, permission denied ...); the message names it and the system's reason."""
+
+
 class UsageError(MovekitError):
     exit_code = 2
 

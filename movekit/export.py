@@ -30,7 +30,7 @@ from movekit.bundle.writer import check_bundle_target
 from movekit.contract import BLOCK_MOVE_ANNOTATION, CLUSTER
 from movekit.discovery import Discovery, discover, namespace_exists, read_namespaces
 from movekit.entries import entry_for
-from movekit.errors import PrecheckFailed, UsageError
+from movekit.errors import LocalFileError, PrecheckFailed, UsageError
 from movekit.graph import Graph, build
 from movekit.kube import KubeClient
 from movekit.model import Exclusion, Layout, NamespaceEntry, Selection
@@ -174,16 +174,20 @@ def export_bundle(
         # From here on only whole objects are read: the views have served their purpose.
         second.forget_views()
         manifest: Manifest | None = None
-        if options.layout == Layout.CLUSTERCTL:
-            leftovers = write_clusterctl_directory(
-                options.target, (drop_pause_mark(second.full(ref)) for ref in final.moved))
-            if leftovers:
-                warnings.append(describe_leftovers(options.target, leftovers))
-        else:
-            namespaces = read_namespaces(client, {ref.namespace for ref in final.moved
-                                                  if ref.namespace})
-            manifest = _write(final, second, options, set(to_pause), namespaces, report, warnings,
-                              sealer)
+        try:
+            if options.layout == Layout.CLUSTERCTL:
+                leftovers = write_clusterctl_directory(
+                    options.target, (drop_pause_mark(second.full(ref)) for ref in final.moved))
+                if leftovers:
+                    warnings.append(describe_leftovers(options.target, leftovers))
+            else:
+                namespaces = read_namespaces(client, {ref.namespace for ref in final.moved
+                                                      if ref.namespace})
+                manifest = _write(final, second, options, set(to_pause), namespaces, report,
+                                  warnings, sealer)
+        except OSError as err:  # a full disk, a quota: the bundle's name, not a staging file's
+            raise LocalFileError(f"{options.target}: cannot be written "
+                                 f"({err.strerror or err})") from None
         succeeded = True
     finally:
         if paused_here and not (options.leave_paused and succeeded):

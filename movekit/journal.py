@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from movekit.bundle.fastschema import Validator
-from movekit.errors import UsageError
+from movekit.errors import LocalFileError, UsageError
 from movekit.refs import ObjectRef
 from movekit.schemas import load_schema
 from movekit.version import __version__
@@ -81,8 +81,15 @@ class Journal:
     def save(self) -> None:
         document = self.to_json()
         _validator().validate(document)
-        directory = self.path.parent
-        fd, tmp = tempfile.mkstemp(prefix=".journal-", dir=directory)
+        try:
+            self._write(document)
+        except OSError as err:  # a full disk, a quota: name the journal, not its temporary file
+            raise LocalFileError(f"{self.path}: cannot be written ({err.strerror or err})") \
+                from None
+        self.saved = True
+
+    def _write(self, document: dict[str, Any]) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=".journal-", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 os.fchmod(handle.fileno(), 0o600)
@@ -97,7 +104,6 @@ class Journal:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        self.saved = True
 
     def _create(self, written: Path) -> None:
         """Give ``written`` the journal's name, which nothing may hold yet: a link fails on

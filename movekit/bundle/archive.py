@@ -44,12 +44,10 @@ _TAIL_KEPT = 64 * 1024  # enough to see what tarfile read past the last member
 
 
 def is_archive(path: Path) -> bool:
-    """True when ``path`` is a file that starts like a zstd frame."""
-    try:
-        with _open_regular(path) as stream:
-            return stream.read(4) == ZSTD_MAGIC
-    except OSError:
-        return False
+    """True when ``path`` is a file that starts like a zstd frame; OSError when it cannot be
+    read (permission denied, an I/O error), so that the reason reaches the user."""
+    with _open_regular(path) as stream:
+        return stream.read(4) == ZSTD_MAGIC
 
 
 def _open_regular(path: Path) -> BinaryIO:

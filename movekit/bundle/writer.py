@@ -15,6 +15,7 @@ torn by a crash is caught by the checksum when the bundle is read.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -261,7 +262,8 @@ class BundleWriter:
 
     def _remove_staging(self) -> None:
         if self._spool is not None:
-            self._spool.close()
+            with contextlib.suppress(OSError):  # a full disk fails the flush; it goes anyway
+                self._spool.close()
         self._staged.remove()
 
     def _check_open(self) -> None:

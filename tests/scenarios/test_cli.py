@@ -63,7 +63,7 @@ def test_export_verify_inspect_import_through_the_cli(
 
 
 @pytest.mark.parametrize(("args", "code", "says"), [
-    (["export", "--to-directory", "a", "--to-archive", "b.tar.zst"], 2, "exactly one of"),
+    (["export", "--to-directory", "a", "--to-archive", "b.tar.zst"], 2, "exclude each other"),
     (["import", "--from-directory", "b", "--conflict", "merge"], 2,
      "'merge' is not one of 'fail', 'skip', 'update'"),
     (["import", "--from-directory", "b", "--namespace-map", "nope"], 2, "OLD=NEW"),
@@ -75,6 +75,7 @@ def test_bad_input_gets_one_line_and_its_exit_code(
     args: list[str], code: int, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "b").mkdir()  # a bundle directory that exists: each row has one problem
     completed = movekit(*args)
     assert completed.returncode == code, completed.stderr
     assert says in _one_line_error(completed)

@@ -138,7 +138,7 @@ def test_a_reader_that_goes_away_during_an_export_ends_it_with_the_source_restor
 
 @pytest.mark.parametrize("how", ["reader gone", "closed"])
 @pytest.mark.parametrize("command", ["export", "import", "version", "verify", "inspect"])
-def test_a_closed_standard_output_ends_a_command_with_a_hint_and_no_traceback(
+def test_a_closed_standard_output_ends_a_command_with_no_traceback_and_a_hint_if_it_resumes(
     command: str, how: str, src: Env, namespace: str, tmp_path: Path
 ) -> None:
     selection = _seed(src, namespace)
@@ -163,7 +163,9 @@ def test_a_closed_standard_output_ends_a_command_with_a_hint_and_no_traceback(
     code, lines = _finish(process)
 
     assert code == 128 + signal.SIGPIPE
-    assert lines[-1] == "interrupted (output closed); run the same command again to resume"
+    # Running export or import again resumes it; running a read-only command again does not.
+    assert lines[-1] == ("interrupted (output closed); run the same command again to resume"
+                         if command in ("export", "import") else "interrupted (output closed)")
     assert _pause_state(src, namespace) == _unpaused(src, namespace)
     if command == "export":
         assert read_bundle(tmp_path / "again").digest  # written before the summary was
@@ -237,6 +239,23 @@ def test_an_interrupted_import_says_how_to_go_on_and_running_it_again_finishes(
     assert again.returncode == 0, again.stderr
     with dst.client() as target:
         assert_target_holds_bundle(target, read_bundle(bundle))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT],
+                         ids=lambda s: signal.Signals(s).name)
+def test_an_interrupted_demo_says_only_that_it_was_interrupted(signum: int) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "movekit", "demo", "--clusters", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    process.stdout.readline()  # the demo has started its clusters
+
+    process.send_signal(signum)
+    code, lines = _finish(process)
+
+    assert code == 128 + signum
+    reason = "interrupted" if signum == signal.SIGINT else \
+        f"interrupted ({signal.Signals(signum).name})"
+    assert lines == [reason]
 
 
 # -- a kill no handler sees ---------------------------------------------------------------------

@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import tempfile
 import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -75,10 +77,14 @@ def serve(
       movekit kubesim serve --tls --kubeconfig-out sim.yaml
       movekit kubesim serve --port 6443 --seed-clusters 20 --kubeconfig-out sim.yaml
     """
+    if not 0 <= port <= 65535:
+        _refuse(f"--port {port}: not a port number (0 to 65535; 0 picks a free one)")
     if not 0 <= error_rate <= 1:
-        raise typer.BadParameter("must be between 0 and 1", param_hint="--error-rate")
+        _refuse(f"--error-rate {error_rate:g}: must be between 0 and 1")
     if seed_clusters < 0:
-        raise typer.BadParameter("must not be negative", param_hint="--seed-clusters")
+        _refuse(f"--seed-clusters {seed_clusters}: must not be negative")
+    if kubeconfig_out is not None:
+        _check_writable(kubeconfig_out)
     sim = KubeSim(tls=tls, gc=gc, port=port, token=token, capi_controllers=capi_controllers)
     stopped = threading.Event()
 
@@ -87,7 +93,10 @@ def serve(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    sim.start()
+    try:
+        sim.start()
+    except OSError as err:
+        _refuse(f"--port {port}: cannot listen on 127.0.0.1:{port} ({err.strerror or err})")
     try:
         with sim.api_client() as api:
             if capi_crds or capi_providers or seed_clusters:
@@ -104,7 +113,11 @@ def serve(
         sim.controls.error_rate = error_rate
         typer.echo(f"kubesim serving at {sim.url}")
         if kubeconfig_out is not None:
-            sim.write_kubeconfig(kubeconfig_out)
+            try:
+                sim.write_kubeconfig(kubeconfig_out)
+            except OSError as err:
+                _refuse(f"--kubeconfig-out {kubeconfig_out}: cannot be written "
+                        f"({err.strerror or err})")
             typer.echo(f"kubeconfig: {kubeconfig_out}")
             if not tls:
                 typer.echo("note: kubectl sends no bearer token over plain HTTP; use --tls for "
@@ -116,6 +129,23 @@ def serve(
     finally:
         sim.stop()
         typer.echo("kubesim stopped")
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse, before anything listens, a kubeconfig path that could not be written later."""
+    if path.is_dir():
+        _refuse(f"--kubeconfig-out {path}: is a directory")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".kubesim-write-check-", dir=path.parent))
+    except OSError as err:
+        _refuse(f"--kubeconfig-out {path}: cannot write in {path.parent} "
+                f"({err.strerror or err})")
+
+
+def _refuse(message: str) -> NoReturn:
+    """One ``error:`` line on stderr and exit 2, as movekit reports a flag it cannot use."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
 
 
 @kubesim_app.command()

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from movekit import render
 from movekit.apply import DEFAULT_WORKERS, ApplyOptions
-from movekit.bundle import read_bundle
+from movekit.bundle import Bundle, read_bundle
 from movekit.bundle.encryption import SecretKeys, describe
 from movekit.contract import BLOCK_MOVE_ANNOTATION
 from movekit.errors import MovekitError, UsageError
@@ -52,7 +52,8 @@ RetireTimeout = Annotated[float, typer.Option(
          "finishes their deletion) before giving up with exit code 7; running again continues.")]
 BundleDirectory = Annotated[Path | None, typer.Option(help="The bundle, as a directory.")]
 BundleArchive = Annotated[Path | None, typer.Option(help="The bundle, as a .tar.zst file.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Show only the result and errors.")]
+Quiet = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="Print only the one-line result, and warnings and errors on stderr.")]
 Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True,
                                       help="Show more (-v: details, -vv: every request step).")]
 Output = Annotated[str, typer.Option("--output", "-o", help="text, json or yaml.")]
@@ -167,7 +168,9 @@ def _export(client: KubeClient, options: ExportOptions, progress: ConsoleReporte
         err.print(render.line("warning:", "yellow")
                   + render.line(f" {warning}", message=True))
     _emit(output, render.export_json(result, dry_run=options.dry_run),
-          lambda: render.export_summary(out, result, dry_run=options.dry_run))
+          lambda: render.export_summary(out, result, dry_run=options.dry_run,
+                                        verbose=progress.verbosity,
+                                        quiet=progress.verbosity == QUIET))
 
 
 AllowNamespace = Annotated[list[str] | None, typer.Option(
@@ -252,7 +255,8 @@ def _import(client: KubeClient, path: Path, options: ImportOptions, progress: Co
         err.print(render.line("warning:", "yellow")
                   + render.line(f" {warning}", message=True))
     _emit(output, render.import_json(result),
-          lambda: render.import_summary(out, result, dry_run=options.dry_run))
+          lambda: render.import_summary(out, result, dry_run=options.dry_run,
+                                        quiet=progress.verbosity == QUIET))
 
 
 _IMPORT_ONLY = ("allow_namespace", "allow_secret_type", "allow_pod_security_labels")
@@ -356,7 +360,7 @@ def move_(
                 block_move_timeout=block_move_timeout, retire_timeout=retire_timeout,
                 force=force, allow_namespaces=namespaces, allow_secret_types=secret_types), say))
         _emit(output, render.move_json(record, retired),
-              lambda: render.move_summary(out, record, retired))
+              lambda: render.move_summary(out, record, retired, quiet=quiet))
         return
     if to_kubeconfig is None:
         raise UsageError("move needs --to-kubeconfig (or --to-directory / --from-directory)")
@@ -379,10 +383,9 @@ def move_(
         result = _resumable(journal, lambda: move(src, dst, options, access, say))
     def text() -> None:
         if result.journal is None:
-            render.export_summary(out, result.preview, dry_run=True)
-            out.print(render.line("dry run: the target can take this move; nothing was changed"))
+            render.move_preview(out, result.preview, verbose=verbose, quiet=quiet)
         else:
-            render.move_summary(out, result.journal, result.retired)
+            render.move_summary(out, result.journal, result.retired, quiet=quiet)
 
     _emit(output, render.move_json(result.journal, result.retired, result.preview), text)
 
@@ -420,17 +423,19 @@ def retire(
     from movekit.mover import RetireOptions, retire_bundle
 
     _output(output)
-    bundle = load_verified(_bundle_path(from_directory, from_archive, "from")[0], expect_digest)
+    say = _progress(quiet, verbose, output)
+    bundle = load_verified(_bundle_path(from_directory, from_archive, "from")[0], expect_digest,
+                           say)
     options = RetireOptions(dry_run=dry_run, force=force, timeout=retire_timeout,
                             keys=SecretKeys(tuple(identity or ()), passphrase_file))
-    say = _progress(quiet, verbose, output)
     with KubeClient(kubeconfig, context) as src:
         if to_kubeconfig is None:
             result = retire_bundle(src, bundle, options, None, say)
         else:
             with KubeClient(to_kubeconfig, to_context) as dst:
                 result = retire_bundle(src, bundle, options, dst, say)
-    _emit(output, render.retire_json(result), lambda: render.retire_summary(out, result))
+    _emit(output, render.retire_json(result),
+          lambda: render.retire_summary(out, result, quiet=quiet))
 
 
 @app.command("resume-source")
@@ -458,7 +463,7 @@ def verify(
 ) -> None:
     """Verify a bundle offline: format, schema, checksums, files. Prints its digest."""
     _output(output)
-    bundle = read_bundle(path)
+    bundle = _read(path)
 
     def text() -> None:
         out.print(render.line(f"{path}: valid movekit bundle, format {bundle.format_version}, "
@@ -478,7 +483,7 @@ def inspect(
         "--format", "--output", "-o", help="tree, json, yaml, dot or mermaid.")] = "tree",
 ) -> None:
     """Show what a bundle holds: clusters, kinds, waves, exclusions, and the graph."""
-    bundle = read_bundle(path)
+    bundle = _read(path)
     renderers = {"tree": render.inspect_tree, "json": render.inspect_json,
                  "yaml": render.inspect_yaml, "dot": render.inspect_dot,
                  "mermaid": render.inspect_mermaid}
@@ -491,8 +496,13 @@ def inspect(
 def version(output: Output = "text") -> None:
     """Print movekit's version."""
     _output(output)
-    _emit(output, {"apiVersion": render.OUTPUT_API_VERSION, "kind": "Version",
-                   "version": __version__}, lambda: out.print(render.line(__version__)))
+    _emit(output, render.version_json(__version__), lambda: out.print(render.line(__version__)))
+
+
+def _read(path: Path) -> Bundle:
+    """Read and verify a bundle, with a spinner on a terminal while a big one is checked."""
+    with ConsoleReporter().phase(f"verifying {path}") as checked:
+        return read_bundle(path, checked)
 
 
 def _refuse_flags(ctx: typer.Context, mode: str, names: tuple[str, ...]) -> None:

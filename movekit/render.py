@@ -46,9 +46,9 @@ def print_yaml(out: Console, document: Any) -> None:
     out.print(Text(yaml.safe_dump(document, sort_keys=False, allow_unicode=False)), end="")
 
 
-# A column is padded to its widest cell up to this many characters; a longer cell (a 253-character
-# name) makes its own row longer instead of every row, and is never cut.
-_COLUMN_WIDTH = 40
+# A column is padded to its widest cell up to this many characters (a kind and its group fit); a
+# longer cell (a 253-character name) makes its own row longer instead of every row, never cut.
+_COLUMN_WIDTH = 64
 
 
 def table(out: Console, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
@@ -98,13 +98,16 @@ def export_line(result: ExportResult, *, dry_run: bool) -> str:
 def _export_details(out: Console, result: ExportResult, *, dry_run: bool, verbose: int) -> None:
     graph = result.graph
     _kind_counts(out, graph.moved)
-    if dry_run:
-        clusters = {c for ref in graph.moved for c in graph.nodes[ref].clusters}
-        if verbose or (len(graph.moved) <= SUMMARY_OBJECTS and len(clusters) <= SUMMARY_CLUSTERS):
-            _print_tree(out, object_tree("objects (owners -> dependents)", graph_nodes(graph)))
-        else:
-            _fleet_summary(out, graph)
-    if dry_run and result.to_pause:
+    clusters = {c for ref in graph.moved for c in graph.nodes[ref].clusters}
+    summary = dry_run and not verbose and (len(graph.moved) > SUMMARY_OBJECTS
+                                           or len(clusters) > SUMMARY_CLUSTERS)
+    if summary:
+        _fleet_summary(out, graph)
+    elif dry_run:
+        _print_tree(out, object_tree("objects (owners -> dependents)", graph_nodes(graph)))
+    if summary and result.to_pause:
+        _whole(out, line(f"would pause {len(result.to_pause)} Cluster(s) and ClusterClass(es)"))
+    elif dry_run and result.to_pause:
         _whole(out, line(f"would pause: {', '.join(str(r) for r in result.to_pause)}"))
     excluded = result.excluded
     if excluded:
@@ -143,6 +146,9 @@ def import_summary(out: Console, result: ImportResult, *, dry_run: bool,
     _whole(out, line(import_line(result)))
 
 
+IMPORT_OUTCOMES = ("created", "adopted", "updated", "skipped")
+
+
 def import_totals(result: ImportResult) -> dict[str, int]:
     """What the import did, each outcome counted apart: an object already there is adopted or
     skipped, never counted as created."""
@@ -153,9 +159,6 @@ def import_totals(result: ImportResult) -> dict[str, int]:
         if action in totals:
             totals[action] += count
     return {**totals, "resumed": len(outcome.resumed)}
-
-
-IMPORT_OUTCOMES = ("created", "adopted", "updated", "skipped")
 
 
 def import_line(result: ImportResult) -> str:
@@ -172,7 +175,7 @@ def import_line(result: ImportResult) -> str:
 def _import_details(out: Console, result: ImportResult, *, dry_run: bool) -> None:
     plan = result.plan
     if dry_run:
-        count = len(plan.waves())
+        count = max((s.wave for s in plan.steps), default=-1) + 1
         notes = {s.entry.ref: f"-> {s.action.value} (wave {s.wave})"
                  + (f": {s.detail}" if s.detail else "") for s in plan.steps}
         _print_tree(out, object_tree(

@@ -463,7 +463,7 @@ def verify(
 ) -> None:
     """Verify a bundle offline: format, schema, checksums, files. Prints its digest."""
     _output(output)
-    bundle = _read(path)
+    bundle = _read(path, output)
 
     def text() -> None:
         out.print(render.line(f"{path}: valid movekit bundle, format {bundle.format_version}, "
@@ -483,7 +483,7 @@ def inspect(
         "--format", "--output", "-o", help="tree, json, yaml, dot or mermaid.")] = "tree",
 ) -> None:
     """Show what a bundle holds: clusters, kinds, waves, exclusions, and the graph."""
-    bundle = _read(path)
+    bundle = _read(path, "text" if format == "tree" else format)
     renderers = {"tree": render.inspect_tree, "json": render.inspect_json,
                  "yaml": render.inspect_yaml, "dot": render.inspect_dot,
                  "mermaid": render.inspect_mermaid}
@@ -499,9 +499,9 @@ def version(output: Output = "text") -> None:
     _emit(output, render.version_json(__version__), lambda: out.print(render.line(__version__)))
 
 
-def _read(path: Path) -> Bundle:
+def _read(path: Path, output: str) -> Bundle:
     """Read and verify a bundle, with a spinner on a terminal while a big one is checked."""
-    with ConsoleReporter().phase(f"verifying {path}") as checked:
+    with _progress(False, output=output).phase(f"verifying {path}") as checked:
         return read_bundle(path, checked)
 
 

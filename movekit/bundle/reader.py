@@ -293,7 +293,7 @@ def _verify(members: _Members, checked: Callable[[str], None]
     budget = ValueBudget()
     total = len(manifest.objects) + len(manifest.crds)
     for number, entry in enumerate(manifest.objects):
-        if number % 100 == 0:
+        if number % 25 == 0:
             checked(f"{number} of {total} files")
         data = _checked_bytes(members, entry.file, entry.sha256)
         obj = load_yaml(data, entry.file, budget)

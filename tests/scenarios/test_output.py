@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from rich.console import Console
@@ -22,6 +23,7 @@ from movekit import render
 from movekit.bundle import read_bundle
 from movekit.importer import ImportOptions, import_bundle
 from movekit.progress import ConsoleReporter
+from movekit.schemas import load_schema
 from tests.lanes import Env
 from tests.scenarios.commands import movekit
 
@@ -100,6 +102,7 @@ def test_a_fresh_import_counts_creations_and_a_repeated_one_creates_nothing(
 
     assert f"created {total}, adopted 0, updated 0, skipped 0; resumed 1 " in first
     assert "created 0, adopted " in again_text and "resumed 0 " in again_text
+    jsonschema.validate(again, load_schema("output-import.v1.json"))
     totals = again["totals"]
     assert totals["created"] == 0 and totals["updated"] == 0 and totals["resumed"] == 0
     assert totals["adopted"] + totals["skipped"] == total

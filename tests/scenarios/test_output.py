@@ -47,6 +47,14 @@ def _ok(done: subprocess.CompletedProcess[str], what: str) -> str:
     return done.stdout
 
 
+def _exported(src: Env, topology: str, namespace: str, bundle: Path) -> Path:
+    """``topology`` seeded in the source and exported by the CLI to the directory ``bundle``."""
+    src.seed(TOPOLOGIES[topology], namespace=namespace)
+    _ok(movekit("export", "--kubeconfig", src.kubeconfig, "-n", namespace,
+                "--to-directory", bundle), "export")
+    return bundle
+
+
 def _names(path: Path) -> list[str]:
     return [f"{e.ref.kind}/{e.ref.name}" for e in read_bundle(path).entries]
 
@@ -89,10 +97,7 @@ def test_every_output_shows_each_long_name_and_its_action_whole_at_any_width(
 def test_a_fresh_import_counts_creations_and_a_repeated_one_creates_nothing(
     src: Env, dst: Env, namespace: str, tmp_path: Path
 ) -> None:
-    src.seed(TOPOLOGIES["machinedeployment"], namespace=namespace)
-    bundle = tmp_path / "b"
-    _ok(movekit("export", "--kubeconfig", src.kubeconfig, "-n", namespace,
-                "--to-directory", bundle), "export")
+    bundle = _exported(src, "machinedeployment", namespace, tmp_path / "b")
     total = len(read_bundle(bundle).entries)
     target = ("--kubeconfig", dst.kubeconfig, "--from-directory", bundle)
 
@@ -204,10 +209,7 @@ def test_a_big_fleet_dry_run_prints_a_summary_and_the_tree_with_verbose(
 def test_import_shows_one_bar_across_its_waves_naming_the_wave_it_is_in(
     src: Env, dst: Env, namespace: str, tmp_path: Path
 ) -> None:
-    src.seed(TOPOLOGIES["machinedeployment"], namespace=namespace)
-    bundle = tmp_path / "b"
-    _ok(movekit("export", "--kubeconfig", src.kubeconfig, "-n", namespace,
-                "--to-directory", bundle), "export")
+    bundle = _exported(src, "machinedeployment", namespace, tmp_path / "b")
     entries = read_bundle(bundle).entries
     last = max(e.wave for e in entries)
     reporter = ConsoleReporter(stream=io.StringIO(), interactive=True)

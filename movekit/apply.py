@@ -23,8 +23,9 @@ from typing import Any
 
 from movekit.bundle import Bundle, ObjectEntry
 from movekit.errors import ApiRequestFailed, PartialFailure
+from movekit.graph import wave_text
 from movekit.kube import AlreadyExists, ApiResource, Conflict, KubeClient, OwnerNotImported
-from movekit.pause import is_pausable, mark_paused, pause_patch, unpaused_copy
+from movekit.pause import is_pausable, is_paused, mark_paused, pause_patch, unpaused_copy
 from movekit.plan import BUNDLE_ANNOTATION, Action, Plan, Step
 from movekit.progress import Advance, ProgressLike, Reporter, reporter_of
 from movekit.refs import ObjectRef
@@ -67,6 +68,8 @@ class _Applier:
         self._lock = threading.Lock()
         self._advance: Advance = lambda done=1: None
         self.report = Reporter()
+        # Adopted Clusters and ClusterClasses that already run unpaused: nothing to resume.
+        self.running: set[ObjectRef] = set()
         # source uid -> target uid, filled as owners are created or found.
         self.uids: dict[str, str] = {
             s.entry.source_uid: s.existing_uid for s in plan.steps if s.existing_uid
@@ -113,7 +116,7 @@ class _Applier:
             live = self.client.get(res, step.target.namespace, step.target.name)
             if live is not None:
                 self._restore_field_owners(res, step, source, live)
-                self._count(step, "adopted")
+                self._adopted(step, live)
                 return str(live["metadata"]["uid"])
         created = self._create(step, res, body)
         self._restore_field_owners(res, step, source, created)
@@ -128,7 +131,7 @@ class _Applier:
             live = self.client.get(res, step.target.namespace, step.target.name)
             if live is None or not created_from(body, live):
                 raise
-            self._count(step, "adopted")
+            self._adopted(step, live)
             return live
         self._count(step, "created")
         return created
@@ -145,6 +148,12 @@ class _Applier:
         self.client.merge_patch(res, step.target.namespace, step.target.name,
                                 {"metadata": {"managedFields": wanted}})
 
+    def _adopted(self, step: Step, live: Mapping[str, Any]) -> None:
+        with self._lock:
+            self.outcome.count(step.target.kind, "adopted")
+            if is_pausable(step.target) and not is_paused(live):
+                self.running.add(step.target)
+
     def _count(self, step: Step, action: str) -> None:
         with self._lock:
             self.outcome.count(step.target.kind, action)
@@ -154,9 +163,12 @@ class _Applier:
     def apply(self, report: Reporter) -> Outcome:
         self.report = report
         waves = self.plan.waves()
-        for number, steps in enumerate(waves):
-            with report.task(f"wave {number + 1}/{len(waves)}", len(steps)) as advance:
-                self._advance = advance
+        # One bar over every object; the wave it is in is the bar's note, numbered as the
+        # manifest numbers it.
+        with report.task("importing", len(self.plan.steps)) as counted:
+            self._advance = counted
+            for steps in waves:
+                counted.note(wave_text(steps[0].wave, waves[-1][0].wave + 1))
                 self._run_wave(steps)
         # A live move prints no import summary: these lines are where it says what it left.
         for ref, why in sorted(self.outcome.skipped.items()):
@@ -181,20 +193,23 @@ class _Applier:
         targets = [
             s for s in self.plan.steps
             if is_pausable(s.entry.ref) and s.action is not Action.SKIP
-            and not s.entry.was_paused
+            and not s.entry.was_paused and s.target not in self.running
         ]
         if not targets:
             return
-        report.step(f"resuming {len(targets)} Cluster(s) and ClusterClass(es)")
+        description = f"resuming {len(targets)} Cluster(s) and ClusterClass(es)"
+        report.step(description)
+        with report.phase(description) as counted:
 
-        def one(step: Step) -> None:
-            res = self.client.served(step.entry.api_version, step.entry.ref.kind)
-            self.client.merge_patch(res, step.target.namespace, step.target.name,
-                                    pause_patch(step.target, paused=False))
-            with self._lock:
-                self.outcome.resumed.append(step.target)
+            def one(step: Step) -> None:
+                res = self.client.served(step.entry.api_version, step.entry.ref.kind)
+                self.client.merge_patch(res, step.target.namespace, step.target.name,
+                                        pause_patch(step.target, paused=False))
+                with self._lock:
+                    self.outcome.resumed.append(step.target)
+                    counted(f"{len(self.outcome.resumed)} of {len(targets)}")
 
-        deque(self.client.map(one, targets, limit=self.options.workers), maxlen=0)
+            deque(self.client.map(one, targets, limit=self.options.workers), maxlen=0)
 
     def _partial_failure(self) -> PartialFailure:
         lines = [f"  - {ref}: {message}" for ref, message in sorted(self.outcome.failures.items())]

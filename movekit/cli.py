@@ -61,7 +61,8 @@ BundleDirectory = Annotated[Path | None, typer.Option(
     metavar="DIR", help="The bundle, as a directory.")]
 BundleArchive = Annotated[Path | None, typer.Option(
     metavar="FILE", help="The bundle, as a .tar.zst file.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Show only the result and errors.")]
+Quiet = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="Print only the one-line result, and warnings and errors on stderr.")]
 Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True,
                                       help="Show more (-v: details, -vv: every request step).")]
 
@@ -228,7 +229,9 @@ def _export(client: KubeClient, options: ExportOptions, progress: ConsoleReporte
         err.print(render.line("warning:", "yellow")
                   + render.line(f" {warning}", message=True))
     _emit(output, render.export_json(result, dry_run=options.dry_run),
-          lambda: render.export_summary(out, result, dry_run=options.dry_run))
+          lambda: render.export_summary(out, result, dry_run=options.dry_run,
+                                        verbose=progress.verbosity,
+                                        quiet=progress.verbosity == QUIET))
 
 
 AllowNamespace = Annotated[list[str] | None, typer.Option(
@@ -331,7 +334,8 @@ def _import(client: KubeClient, path: Path, options: ImportOptions, progress: Co
         err.print(render.line("warning:", "yellow")
                   + render.line(f" {warning}", message=True))
     _emit(output, render.import_json(result),
-          lambda: render.import_summary(out, result, dry_run=options.dry_run))
+          lambda: render.import_summary(out, result, dry_run=options.dry_run,
+                                        quiet=progress.verbosity == QUIET))
 
 
 _IMPORT_ONLY = ("allow_namespace", "allow_secret_type", "allow_pod_security_labels")
@@ -453,7 +457,7 @@ def move_(
                 block_move_timeout=block_move_timeout, retire_timeout=retire_timeout,
                 force=force, allow_namespaces=namespaces, allow_secret_types=secret_types), say))
         _emit(output, render.move_json(record, retired),
-              lambda: render.move_summary(out, record, retired))
+              lambda: render.move_summary(out, record, retired, quiet=quiet))
         return
     if to_kubeconfig is None:
         raise UsageError("move needs --to-kubeconfig (or --to-directory / --from-directory)")
@@ -476,10 +480,9 @@ def move_(
         result = _resumable(journal, lambda: move(src, dst, options, access, say))
     def text() -> None:
         if result.journal is None:
-            render.export_summary(out, result.preview, dry_run=True)
-            out.print(render.line("dry run: the target can take this move; nothing was changed"))
+            render.move_preview(out, result.preview, verbose=verbose, quiet=quiet)
         else:
-            render.move_summary(out, result.journal, result.retired)
+            render.move_summary(out, result.journal, result.retired, quiet=quiet)
 
     _emit(output, render.move_json(result.journal, result.retired, result.preview), text)
 
@@ -543,10 +546,11 @@ def retire(
         raise UsageError("retire deletes from the source and asks first, but standard input or "
                          "output is not a terminal: pass --yes to delete without asking "
                          "(--dry-run shows what it would delete)")
-    bundle = load_verified(_bundle_path(from_directory, from_archive, "from")[0], expect_digest)
+    say = _progress(quiet, verbose, output)
+    bundle = load_verified(_bundle_path(from_directory, from_archive, "from")[0], expect_digest,
+                           say)
     options = RetireOptions(dry_run=dry_run, force=force, timeout=retire_timeout,
                             keys=SecretKeys(tuple(identity or ()), passphrase_file))
-    say = _progress(quiet, verbose, output)
     with KubeClient(kubeconfig, context) as src:
         def confirm(preview: RetireResult) -> bool:
             return _confirm_retire(preview, bundle, src.server, output)
@@ -557,7 +561,8 @@ def retire(
         else:
             with KubeClient(to_kubeconfig, to_context) as dst:
                 result = retire_bundle(src, bundle, options, dst, say, confirmed)
-    _emit(output, render.retire_json(result), lambda: render.retire_summary(out, result))
+    _emit(output, render.retire_json(result),
+          lambda: render.retire_summary(out, result, quiet=quiet))
 
 
 def _confirm_retire(preview: RetireResult, bundle: Bundle, source: str, output: str) -> bool:
@@ -631,7 +636,7 @@ def verify(
             _emit(output, render.verify_clusterctl_json(str(path), rebuilt),
                   lambda: render.verify_clusterctl_summary(out, str(path), rebuilt))
         return
-    bundle = read_bundle(path)
+    bundle = _read(path, output)
 
     def text() -> None:
         out.print(render.line(f"{path}: valid movekit bundle, format {bundle.format_version}, "
@@ -668,7 +673,7 @@ def inspect(
                  "yaml": render.inspect_yaml, "dot": render.inspect_dot,
                  "mermaid": render.inspect_mermaid}
     if not is_clusterctl_directory(path):
-        renderers[format](out, read_bundle(path))
+        renderers[format](out, _read(path, "text" if format == "tree" else format))
         return
     with clusterctl_view(path) as rebuilt:
         if format == "tree":
@@ -702,8 +707,13 @@ def version(output: Output = OutputFormat.TEXT) -> None:
       movekit version -o json
     """
     _output(output)
-    _emit(output, {"apiVersion": render.OUTPUT_API_VERSION, "kind": "Version",
-                   "version": __version__}, lambda: out.print(render.line(__version__)))
+    _emit(output, render.version_json(__version__), lambda: out.print(render.line(__version__)))
+
+
+def _read(path: Path, output: str) -> Bundle:
+    """Read and verify a bundle, with a spinner on a terminal while a big one is checked."""
+    with _progress(False, output=output).phase(f"verifying {path}") as checked:
+        return read_bundle(path, checked)
 
 
 def _check_command_line(ctx: typer.Context) -> None:

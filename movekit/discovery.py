@@ -14,7 +14,7 @@ packed (:mod:`movekit.packed`), which only the bundle writer unpacks, one object
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -199,26 +199,29 @@ def discover_kinds(client: KubeClient, contract: Contract = CLUSTER_API) -> Disc
 
 
 def discover(client: KubeClient, selection: Selection, *, whole: bool = True,
-             contract: Contract = CLUSTER_API, known: Discovery | None = None) -> Discovery:
+             contract: Contract = CLUSTER_API, known: Discovery | None = None,
+             counted: Callable[[str], None] | None = None) -> Discovery:
     """Read every object the selection may move, in as few paged lists as the kinds allow.
 
     With ``whole=False`` only views are kept: enough to decide, not to write a bundle. With
     ``known``, its kinds, CRDs and providers are reused and only the objects are read again.
+    ``counted`` hears how many objects are read so far, as pages arrive.
     """
     found = (discover_kinds(client, contract) if known is None
              else replace(known, views={}, packed={}))
     found.whole = whole
     packed: dict[ObjectRef, bytes] | None = found.packed if whole else None
     views = found.views
-    _list_all(client, found.resources.values(), [selection.namespace], views, packed, contract)
+    _list_all(client, found.resources.values(), [selection.namespace], views, packed, contract,
+              counted)
     if selection.namespace is not None:
         extra = sorted(_referenced_namespaces(views.values(), selection.namespace, contract))
         _list_all(client, (r for r in found.resources.values() if r.namespaced), list(extra),
-                  views, packed, contract)
+                  views, packed, contract, counted)
         provider_ns = sorted({p.namespace for p in found.providers} - {selection.namespace}
                              - set(extra))
         secrets = found.resources[SECRET]
-        _list_all(client, [secrets], list(provider_ns), views, packed, contract)
+        _list_all(client, [secrets], list(provider_ns), views, packed, contract, counted)
     return found
 
 
@@ -268,7 +271,7 @@ def provider_of(obj: Mapping[str, Any]) -> Provider:
 def _list_all(
     client: KubeClient, resources: Iterable[ApiResource], namespaces: list[str | None],
     views: dict[ObjectRef, dict[str, Any]], packed: dict[ObjectRef, bytes] | None,
-    contract: Contract,
+    contract: Contract, counted: Callable[[str], None] | None = None,
 ) -> None:
     """Read every object of ``resources`` in ``namespaces``: its view goes to ``views``, the whole
     object to ``packed`` (unless it is None)."""
@@ -298,6 +301,8 @@ def _list_all(
             if packed is not None:
                 packed[ref] = blob
             views[ref] = looked_at
+        if counted is not None:
+            counted(f"{len(views)} objects read")
 
 
 def _referenced_namespaces(objects: Iterable[Mapping[str, Any]], namespace: str,

@@ -98,8 +98,9 @@ def preview_export(
     report.step("discovering kinds and objects")
     # Only the read that is written needs whole objects: with pausing (or a dry run) that is
     # not this one.
-    first = discover(client, options.selection,
-                     whole=not options.pause and not options.dry_run)
+    with report.phase("discovering kinds and objects") as counted:
+        first = discover(client, options.selection,
+                         whole=not options.pause and not options.dry_run, counted=counted)
     report.detail(f"read {len(first.objects)} objects of {len(first.kinds)} kinds "
                   f"in {sum(client.requests.values())} requests")
     graph = _build_checked(first, options.selection, lambda name: namespace_exists(client, name))
@@ -167,7 +168,8 @@ def export_bundle(
             # arrives, which then reuses their memory.
             del graph, preview
             first.forget_objects()
-            second = discover(client, options.selection, known=first)
+            with report.phase("reading a consistent copy") as counted:
+                second = discover(client, options.selection, known=first, counted=counted)
             final = _build_checked(second, options.selection)
         else:
             second, final = first, graph

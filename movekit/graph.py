@@ -56,6 +56,19 @@ class OwnerEdge:
     block_owner_deletion: bool | None
 
 
+def waves_text(count: int) -> str:
+    """How every output counts waves: numbered from 0, as the manifest numbers them
+    (``4 waves (0-3)``). Plans, progress, inspect and JSON all say the manifest's number."""
+    if count <= 0:
+        return "0 waves"
+    return f"{count} wave{'s' if count > 1 else ''} (0{f'-{count - 1}' if count > 1 else ''})"
+
+
+def wave_text(wave: int, count: int) -> str:
+    """One wave of ``count``, as :func:`waves_text` numbers them: ``wave 2 of 0-3``."""
+    return f"wave {wave} of 0-{max(count - 1, 0)}"
+
+
 @dataclass(frozen=True)
 class Node:
     ref: ObjectRef

@@ -61,9 +61,11 @@ class ImportResult:
     outcome: Outcome | None = None
 
 
-def load_verified(path: Path, expect_digest: str | None = None) -> Bundle:
+def load_verified(path: Path, expect_digest: str | None = None,
+                  progress: ProgressLike | None = None) -> Bundle:
     """Read and verify a bundle offline; refuse it if its digest is not the expected one."""
-    bundle = read_bundle(path)
+    with reporter_of(progress).phase(f"verifying {path}") as checked:
+        bundle = read_bundle(path, checked)
     _check_digest(bundle, expect_digest)
     return bundle
 
@@ -125,7 +127,8 @@ def import_bundle(
 ) -> ImportResult:
     say = reporter_of(progress)
     say(f"verifying {path}")
-    return import_verified(client, load_verified(path, options.expect_digest), options, say)
+    return import_verified(client, load_verified(path, options.expect_digest, say), options,
+                           say)
 
 
 def import_verified(

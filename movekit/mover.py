@@ -40,6 +40,7 @@ from movekit.errors import (
     UsageError,
 )
 from movekit.export import ExportOptions, ExportResult, export_bundle, preview_export
+from movekit.graph import wave_text
 from movekit.importer import (
     ImportOptions,
     import_verified,
@@ -211,7 +212,7 @@ def rollback(
             "retired, so rolling back would lose objects. Run movekit move --resume to finish it."
         )
     if journal.bundle_digest:
-        bundle = bundle or load_verified(Path(journal.bundle_path), journal.bundle_digest)
+        bundle = bundle or load_verified(Path(journal.bundle_path), journal.bundle_digest, say)
         say("deleting what this move created in the target")
         remove_imported(target, bundle)
     say(f"unpausing {len(journal.paused)} object(s) in the source")
@@ -290,7 +291,7 @@ def _drive(
 def _verified(bundle_dir: Path, journal: Journal, say: Reporter) -> Bundle:
     """The move's bundle, read and verified once: import, verification and retirement share it."""
     say(f"verifying {bundle_dir}")
-    return load_verified(bundle_dir, journal.bundle_digest)
+    return load_verified(bundle_dir, journal.bundle_digest, say)
 
 
 def _note_retired(journal: Journal, files: Iterable[str]) -> None:
@@ -492,7 +493,7 @@ def retire(
             entry, res = item
             return entry, *_retire_one(source, res, entry)
 
-        with report.task(f"retiring wave {wave}", len(batch)) as advance:
+        with report.task(f"retiring {wave_text(wave, waves[0] + 1)}", len(batch)) as advance:
             outcomes = []
             for finished in source.map(one, batch, limit=_WORKERS):
                 outcomes.append(finished)

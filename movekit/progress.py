@@ -1,8 +1,9 @@
 """What long work tells the operator: steps, counts within a step, and details by verbosity.
 
-On a terminal, counted work shows a rich progress bar with rate and ETA; anywhere else
-(CI logs, ``ssh host movekit ... | tee``) every step is one plain, timestamped line, and a
-counted task prints its start and its end, never a bar.
+On a terminal, counted work shows a rich progress bar with rate and labelled elapsed and
+remaining times, and a long phase without a total shows a spinner with running counts;
+anywhere else (CI logs, ``ssh host movekit ... | tee``) every step is one plain, timestamped
+line, a counted task prints one line when it ends, never a bar, and a phase prints its step.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from rich.console import Console
 from rich.progress import (
@@ -27,11 +28,17 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.status import Status
 from rich.text import Text
 
 from movekit.printable import printable
 
 QUIET, NORMAL, VERBOSE, DEBUG = -1, 0, 1, 2
+Say = Callable[[str], None]
+
+
+def _ignore(text: str) -> None:
+    """A phase's running count where nothing shows it."""
 
 
 class RateColumn(ProgressColumn):
@@ -41,8 +48,56 @@ class RateColumn(ProgressColumn):
         return Text(f"{task.speed:.0f}/s" if task.speed else "", style="progress.data.speed")
 
 
+class LabelledColumn(ProgressColumn):
+    """Another column with a word before it (``elapsed 0:00:03``), so that two times side by
+    side say which is which."""
+
+    def __init__(self, label: str, column: ProgressColumn) -> None:
+        super().__init__()
+        self.label = label
+        self.column = column
+
+    def render(self, task: Task) -> Text:
+        shown = self.column.render(task)
+        return Text(f"{self.label} ") + (shown if isinstance(shown, Text) else Text(str(shown)))
+
+
+def bar_columns() -> tuple[ProgressColumn, ...]:
+    """The columns of every progress bar movekit shows."""
+    return (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+            TaskProgressColumn(), RateColumn(),
+            LabelledColumn("elapsed", TimeElapsedColumn()),
+            LabelledColumn("eta", TimeRemainingColumn()))
+
+
 class Advance(Protocol):
     def __call__(self, done: int = 1) -> None: ...
+
+
+class Counted:
+    """A counted task as its worker sees it: call it as items complete; :meth:`note` says
+    which part of the task runs now (``wave 2 of 0-3``). This one shows nothing."""
+
+    def __call__(self, done: int = 1) -> None:
+        """``done`` more items completed."""
+
+    def note(self, text: str) -> None:
+        """The part of the task that runs now, shown beside its description."""
+
+
+class _BarTask(Counted):
+    def __init__(self, bar: Progress, task_id: Any, description: str) -> None:
+        self._bar, self._task_id, self._description = bar, task_id, description
+        self._lock = threading.Lock()
+
+    def __call__(self, done: int = 1) -> None:
+        with self._lock:
+            self._bar.advance(self._task_id, done)
+
+    def note(self, text: str) -> None:
+        with self._lock:
+            self._bar.update(self._task_id,
+                             description=printable(f"{self._description} ({text})"))
 
 
 class Reporter:
@@ -61,9 +116,17 @@ class Reporter:
         """Something only useful when diagnosing (``-vv``)."""
 
     @contextmanager
-    def task(self, description: str, total: int) -> Iterator[Advance]:
-        """Counted work: call the yielded function as items complete."""
-        yield lambda done=1: None
+    def task(self, description: str, total: int) -> Iterator[Counted]:
+        """Counted work: call the yielded :class:`Counted` as items complete."""
+        yield Counted()
+
+    @contextmanager
+    def phase(self, description: str) -> Iterator[Say]:
+        """A long step with no total to count against (discovery, reading, verifying): call
+        the yielded function with a running count (``1204 objects``). Shown on a terminal
+        only, as a spinner that goes when the phase ends; say the step itself with
+        :meth:`step`."""
+        yield _ignore
 
 
 class _LineHandler(logging.Handler):
@@ -119,33 +182,37 @@ class ConsoleReporter(Reporter):
             self._line(message, "dim")
 
     @contextmanager
-    def task(self, description: str, total: int) -> Iterator[Advance]:
+    def task(self, description: str, total: int) -> Iterator[Counted]:
         if self.verbosity < NORMAL or total <= 0:
-            yield lambda done=1: None
+            yield Counted()
             return
         if not self.interactive:
             # One line per task, when it ends: logs stay readable at thousands of objects.
             started = time.monotonic()
-            yield lambda done=1: None
+            yield Counted()
             elapsed = max(time.monotonic() - started, 1e-6)
             self._line(f"{description}: {total} in {elapsed:.1f}s ({total / elapsed:.0f}/s)")
             return
-        columns = (TextColumn("{task.description}", markup=False), BarColumn(),
-                   MofNCompleteColumn(), TaskProgressColumn(), RateColumn(), TimeElapsedColumn(),
-                   TimeRemainingColumn())
-        with Progress(*columns, console=self.console, transient=False) as bar:
-            task_id = bar.add_task(printable(description), total=total)
+        with Progress(*bar_columns(), console=self.console, transient=False) as bar:
+            yield _BarTask(bar, bar.add_task(printable(description), total=total), description)
+
+    @contextmanager
+    def phase(self, description: str) -> Iterator[Say]:
+        if self.verbosity < NORMAL or not self.interactive:
+            yield _ignore
+            return
+        # Transient: once the phase ends, its step line above is what stays on the screen.
+        with Status(Text(printable(description)), console=self.console, spinner="dots") as spin:
             lock = threading.Lock()
 
-            def advance(done: int = 1) -> None:
+            def count(text: str) -> None:
                 with lock:
-                    bar.advance(task_id, done)
+                    spin.update(Text(printable(f"{description}: {text}")))
 
-            yield advance
+            yield count
 
 
-Say = Callable[[str], None]
-ProgressLike = Reporter | Say
+ProgressLike = Reporter | Callable[[str], None]
 
 
 class _SayReporter(Reporter):

@@ -14,7 +14,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from kubesim import KubeSim
 from kubesim.capi.fleet import seed_fleet
@@ -53,7 +52,8 @@ def demo(
             with sim.api_client() as api:
                 install_crds(api)
                 install_providers(api)
-        with source.api_client() as api:
+        with source.api_client() as api, ConsoleReporter().phase(
+                f"seeding {clusters} workload clusters in the source"):
             seeded = seed_fleet(api, clusters, namespace=namespace)
         controllers = CapiControllers(source)  # they add finalizers and honour pause, as CAPI's
         controllers.start()
@@ -67,7 +67,7 @@ def demo(
         with KubeClient(src_cfg) as src, KubeClient(dst_cfg) as dst:
             out.rule("2. the plan (movekit move --dry-run)")
             plan = move(src, dst, MoveOptions(selection=selection, dry_run=True), access)
-            render.export_summary(out, plan.preview, dry_run=True)
+            render.move_preview(out, plan.preview)
 
             out.rule("3. the move (movekit move)")
             result = move(src, dst, MoveOptions(selection=selection,
@@ -93,7 +93,6 @@ def demo(
 
 def _show_sides(out: Console, src: KubeClient, dst: KubeClient,
                 entries: list[ObjectEntry]) -> None:
-    table = Table("kind", "source", "target", box=None, pad_edge=False)
     counts: dict[str, Counter[str]] = {"source": Counter(), "target": Counter()}
     paused = []
     for entry in entries:
@@ -104,8 +103,8 @@ def _show_sides(out: Console, src: KubeClient, dst: KubeClient,
                 counts[side][str(entry.ref.group_kind)] += 1
                 if side == "target" and entry.ref.kind == "Cluster":
                     paused.append((entry.ref.name, (live.get("spec") or {}).get("paused")))
-    for kind in sorted(set(counts["source"]) | set(counts["target"])):
-        table.add_row(kind, str(counts["source"][kind]), str(counts["target"][kind]))
-    out.print(table)
+    render.table(out, ("kind", "source", "target"),
+                 ([kind, counts["source"][kind], counts["target"][kind]]
+                  for kind in sorted(set(counts["source"]) | set(counts["target"]))))
     for name, state in paused:
         out.print(f"Cluster {name} in the target: {'paused' if state else 'reconciling'}")

@@ -8,6 +8,10 @@ BIN     = $(VENV)/bin
 ENVTEST_SHARED ?= ../shared/envtest
 ENVTEST_DIR    ?= .envtest
 
+# One test process per core, up to four (each starts its own real control planes); a test
+# module stays on one process, so module fixtures are made once.
+PYTEST_PARALLEL ?= -n auto --maxprocesses 4 --dist loadscope
+
 .PHONY: demo test lint bench clean
 
 # One pip command for both, so that the resolver takes the local movekit-kubesim (the demo
@@ -35,7 +39,7 @@ test: $(BIN)/movekit lint
 	else \
 	  echo "tests: kubesim lane only; the real control-plane lane is skipped (set KUBEBUILDER_ASSETS, see README)"; \
 	fi; \
-	$(BIN)/pytest -q && cd kubesim && $(abspath $(BIN))/pytest -q
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) && cd kubesim && $(abspath $(BIN))/pytest -q
 
 lint: $(BIN)/movekit
 	$(BIN)/ruff check .

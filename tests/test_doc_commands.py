@@ -140,3 +140,17 @@ def test_the_demos_suggestions_parse_and_say_how_to_run_them() -> None:
 def test_pages_are_found() -> None:
     assert "README.md" in PAGES and len(PAGES) > 3
     assert all(isinstance(page, str) and (ROOT / Path(page)).is_file() for page in PAGES)
+
+
+def test_the_missing_provider_hint_names_flags_that_exist() -> None:
+    """A target without the source's providers is told how to install them, for a real
+    cluster and for one movekit kubesim serves; the flag it names must exist."""
+    from movekit.model import Provider
+    from movekit.plan import PROVIDER_HINT, PlanOptions, _provider_problems
+
+    (problem,) = _provider_problems([Provider("docker", "capd-system", "InfrastructureProvider",
+                                              "v1.10.0")], [], PlanOptions(), [])
+    assert PROVIDER_HINT in problem
+    assert "clusterctl init" in PROVIDER_HINT
+    assert "movekit kubesim serve" in PROVIDER_HINT and "--capi-providers" in PROVIDER_HINT
+    assert has_option(("kubesim", "serve"), "--capi-providers")

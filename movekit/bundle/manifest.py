@@ -315,7 +315,7 @@ def _schema_text(version: int) -> str:
 
 
 @cache
-def _schema(version: int) -> dict[str, Any]:
+def _schema(version: int = FORMAT_VERSION) -> dict[str, Any]:
     """The manifest schema of format ``version`` with its $refs resolved. It has no recursive
     definitions; resolving them once makes validating a manifest of ten thousand objects take
     about half the time."""
@@ -325,7 +325,7 @@ def _schema(version: int) -> dict[str, Any]:
 
 
 @cache
-def _validator(version: int) -> Any:
+def _validator(version: int = FORMAT_VERSION) -> Any:
     return Validator(_schema(version))
 
 
@@ -359,7 +359,7 @@ def _compiled(schema: Mapping[str, Any]) -> Callable[[Any], bool]:
 
 
 @cache
-def _fast_check(version: int) -> Callable[[Any], bool]:
+def _fast_check(version: int = FORMAT_VERSION) -> Callable[[Any], bool]:
     return _compiled(_schema(version))
 
 

@@ -242,6 +242,11 @@ AllowSecretType = Annotated[list[str] | None, typer.Option(
          "kubernetes.io/service-account-token (repeatable).")]
 AllowPodSecurityLabels = Annotated[bool, typer.Option(
     help="Create namespaces with the bundle's pod-security.kubernetes.io/ labels.")]
+AllowActiveSource = Annotated[bool, typer.Option(
+    "--allow-active-source",
+    help="Import and resume a bundle whose export did not leave the source paused (no "
+         "--leave-paused): until the source is paused or retired, both management clusters "
+         "then reconcile the same workload clusters. Not needed with --leave-paused.")]
 
 
 def _allowances(namespaces: list[str] | None, secret_types: list[str] | None,
@@ -282,6 +287,7 @@ def import_(
     allow_namespace: AllowNamespace = None,
     allow_secret_type: AllowSecretType = None,
     allow_pod_security_labels: AllowPodSecurityLabels = False,
+    allow_active_source: AllowActiveSource = False,
     leave_paused: Annotated[bool, typer.Option(
         help="Leave imported Clusters and ClusterClasses paused.")] = False,
     identity: Annotated[list[Path] | None, typer.Option(
@@ -319,6 +325,7 @@ def import_(
         dry_run=dry_run,
         expect_digest=expect_digest,
         keys=SecretKeys(tuple(identity or ()), passphrase_file),
+        allow_active_source=allow_active_source,
     )
     _import(KubeClient(kubeconfig, context, qps=qps, burst=burst,
                        connections=max(workers * 2, 8)),
@@ -338,7 +345,8 @@ def _import(client: KubeClient, path: Path, options: ImportOptions, progress: Co
                                         quiet=progress.verbosity == QUIET))
 
 
-_IMPORT_ONLY = ("allow_namespace", "allow_secret_type", "allow_pod_security_labels")
+_IMPORT_ONLY = ("allow_namespace", "allow_secret_type", "allow_pod_security_labels",
+                "allow_active_source")
 # The flags of move that its export-only and import-only modes have no use for.
 _NOT_FOR_EXPORT_ONLY = ("to_kubeconfig", "to_context", "from_directory", "journal",
                         "resume_journal", "rollback_journal", "no_rollback", "conflict",
@@ -375,6 +383,7 @@ def move_(
     allow_namespace: AllowNamespace = None,
     allow_secret_type: AllowSecretType = None,
     allow_pod_security_labels: AllowPodSecurityLabels = False,
+    allow_active_source: AllowActiveSource = False,
     journal: Annotated[Path | None, typer.Option(
         metavar="FILE", help="Journal file (default: ./movekit-move-<time>.journal.json).")] = None,
     resume_journal: Annotated[Path | None, typer.Option(
@@ -432,8 +441,12 @@ def move_(
                        connections=max(workers * 2, 8)),
             from_directory, ImportOptions(plan=PlanOptions(conflict=policy, **_allowances(
                 allow_namespace, allow_secret_type, allow_pod_security_labels)),
-                                          apply=ApplyOptions(workers=workers), dry_run=dry_run),
+                                          apply=ApplyOptions(workers=workers), dry_run=dry_run,
+                                          allow_active_source=allow_active_source),
             say, output)
+    if allow_active_source:
+        raise UsageError("a live move retires the source itself; --allow-active-source is for "
+                         "import and move --from-directory")
     if allow_pod_security_labels:
         # A live move imports what it exported itself: the source's labels come along.
         raise UsageError("move copies the source's namespace labels; --allow-pod-security-labels "

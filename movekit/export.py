@@ -299,7 +299,9 @@ def _write(
             if gk in found.crds:
                 writer.add_crd(sanitize_crd(found.crds[gk]))
         manifest = writer.close(
-            source=Source(found.server, found.kubernetes_version),
+            # Recorded for the import, which refuses a bundle whose source still runs.
+            source=Source(found.server, found.kubernetes_version, left_paused=not paused_by_us
+                          or (options.pause and options.leave_paused)),
             selection=options.selection,
             kinds=[info for gk, info in found.kinds.items() if gk in kinds_used],
             providers=found.providers,

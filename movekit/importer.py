@@ -52,6 +52,8 @@ class ImportOptions:
     dry_run: bool = False
     expect_digest: str | None = None
     keys: SecretKeys = field(default_factory=SecretKeys)  # for a bundle with encrypted Secrets
+    # Import a bundle whose export left the source running (see check_source_left_paused).
+    allow_active_source: bool = False
 
 
 @dataclass
@@ -122,13 +124,44 @@ def admission_problems(client: KubeClient, bundle: Bundle, plan: Plan, facts: Ta
     return problems
 
 
+ACTIVE_SOURCE_FLAG = "--allow-active-source"
+
+
+def check_source_left_paused(bundle: Bundle, allow_active_source: bool,
+                             shown: Path | None = None) -> str | None:
+    """Refuse a bundle whose export left the source's Clusters running: imported, they would be
+    reconciled by two management clusters at once. Returns a warning when the bundle does not
+    say (``shown`` names it in messages; default: its path)."""
+    where = shown or bundle.path
+    left_paused = bundle.parsed_manifest.source.left_paused
+    if left_paused is None:
+        return (f"{where} does not record whether its source was left paused (a bundle of "
+                "format 1, or a directory clusterctl wrote): pause or retire the source's "
+                "Clusters, or two management clusters will reconcile them")
+    if not left_paused and not allow_active_source:
+        raise PrecheckFailed(
+            f"{where}: the export did not leave the source paused, so the source and the "
+            f"target would both reconcile these clusters; export with --leave-paused, or "
+            f"import anyway with {ACTIVE_SOURCE_FLAG}")
+    return None
+
+
 def import_bundle(
-    client: KubeClient, path: Path, options: ImportOptions, progress: ProgressLike | None = None
+    client: KubeClient, path: Path, options: ImportOptions, progress: ProgressLike | None = None,
+    *, origin: Path | None = None,
 ) -> ImportResult:
+    """Verify the bundle at ``path`` (``origin`` names it in messages), check that its source
+    was left paused, and import it."""
     say = reporter_of(progress)
-    say(f"verifying {path}")
-    return import_verified(client, load_verified(path, options.expect_digest, say), options,
-                           say)
+    say(f"verifying {origin or path}")
+    bundle = load_verified(path, options.expect_digest, say)
+    # Imported paused, the target leaves the reconciling to the source until it is resumed.
+    warning = check_source_left_paused(
+        bundle, options.allow_active_source or options.apply.leave_paused, origin)
+    result = import_verified(client, bundle, options, say)
+    if warning is not None:
+        result.plan.warnings.insert(0, warning)
+    return result
 
 
 def import_verified(
@@ -187,7 +220,7 @@ def import_from_path(
         return discover_kinds(client).kinds
 
     with rebuilt_bundle(path, target_kinds) as bundle:
-        result = import_bundle(client, bundle, options, say)
+        result = import_bundle(client, bundle, options, say, origin=path)
     result.plan.warnings.extend(f"{e.ref}: not imported ({e.reason}): {e.detail}"
                                 for e in result.bundle.excluded)
     return result

@@ -1,7 +1,7 @@
 """The records and closed sets that discovery, the graph, the plan and the bundle all speak.
 
 One type per concept, at the bottom of the layers (it imports only :mod:`movekit.refs`): the
-bundle's manifest stores these records as they are, and ``schemas/manifest.v1.json`` lists the
+bundle's manifest stores these records as they are, and ``schemas/manifest.v2.json`` lists the
 same enum values and fields (``tests/test_model.py`` fails when one side changes alone).
 """
 

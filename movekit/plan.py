@@ -229,6 +229,11 @@ def _classify(
     return Step(entry, target, Action.SKIP, "conflict", found.uid)
 
 
+# kubesim answers as a real API server does, so the hint names both ways to install providers.
+PROVIDER_HINT = ("install it with clusterctl init; for a target run by movekit kubesim serve, "
+                 "start it with --capi-providers")
+
+
 def _provider_problems(
     wanted: Iterable[Provider],
     installed: Iterable[Provider],
@@ -245,7 +250,7 @@ def _provider_problems(
         version = have.get((p.type, p.name))
         if version is None:
             problems.append(f"provider {p.name} ({p.type}) {p.version} is not installed in the "
-                            "target (clusterctl init it first)")
+                            f"target ({PROVIDER_HINT})")
         elif _version(version) < _version(p.version):
             problems.append(f"provider {p.name} ({p.type}) is {version} in the target, older "
                             f"than {p.version} in the source")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from movekit.bundle.manifest import SCHEMA_FILE
 from movekit.docgen import REGENERATE, cli_reference
 from movekit.model import Reason
 from movekit.schemas import load_schema
@@ -34,7 +35,7 @@ def _manifest_fields(node: Mapping[str, Any], defs: Mapping[str, Any]) -> Iterat
 
 
 def test_bundle_format_describes_every_manifest_field() -> None:
-    schema = load_schema("manifest.v1.json")
+    schema = load_schema(SCHEMA_FILE)
     text = (DOCS / "bundle-format.md").read_text(encoding="utf-8")
     fields = set(_manifest_fields(schema, schema["$defs"]))
     missing = sorted(f for f in fields if f"`{f}`" not in text)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from movekit.bundle.manifest import SCHEMA_FILE, Source
 from movekit.journal import Phase
 from movekit.model import Exclusion, KindInfo, NamespaceEntry, Provider, Reason, Selection
 from movekit.schemas import load_schema
@@ -21,6 +22,8 @@ MANIFEST_RECORDS: dict[str, tuple[type[Any], dict[str, tuple[str, ...]]]] = {
         "namespaced": ("namespaced",), "crd_name": ("crd",), "move": (), "move_hierarchy": (),
     }),
     "selection": (Selection, {"namespace": ("namespace",), "clusters": ("clusters",)}),
+    "source": (Source, {"server": ("server",), "kubernetes_version": ("kubernetesVersion",),
+                        "left_paused": ("leftPaused",)}),
     "providers": (Provider, {
         "name": ("name",), "namespace": ("namespace",), "type": ("type",),
         "version": ("version",),
@@ -47,7 +50,7 @@ def test_manifest_schema_lists_exactly_the_fields_of_its_record_type(key: str) -
     assert {f.name for f in dataclasses.fields(record)} == set(keys), (
         f"{record.__name__} changed: say in MANIFEST_RECORDS how the manifest writes it")
     written = {json_key for json_keys in keys.values() for json_key in json_keys}
-    items = _items(load_schema("manifest.v1.json"), key)
+    items = _items(load_schema(SCHEMA_FILE), key)
     assert set(items["properties"]) == written
     assert set(items["required"]) == written
 
@@ -58,12 +61,12 @@ def test_manifest_writes_each_record_with_the_keys_its_schema_lists(key: str,
     written = write_sample(tmp_path / "bundle").to_json()[key]
     entries = written if isinstance(written, list) else [written]
     assert entries, f"the sample manifest has no {key} to check"
-    items = _items(load_schema("manifest.v1.json"), key)
+    items = _items(load_schema(SCHEMA_FILE), key)
     assert all(set(entry) == set(items["properties"]) for entry in entries)
 
 
 def test_exclusion_reasons_are_the_manifest_schema_enum() -> None:
-    items = _items(load_schema("manifest.v1.json"), "excluded")
+    items = _items(load_schema(SCHEMA_FILE), "excluded")
     assert items["properties"]["reason"]["enum"] == [reason.value for reason in Reason]
 
 

@@ -28,6 +28,7 @@ def test_the_wheel_has_the_schemas_and_no_emulator_fixtures_or_tests(tmp_path: P
     names = zipfile.ZipFile(wheel).namelist()
 
     assert "movekit/schemas/manifest.v1.json" in names
+    assert "movekit/schemas/manifest.v2.json" in names
     assert "movekit/schemas/journal.v1.json" in names
     assert [n for n in names if n.startswith(("kubesim/", "tests/", "fixtures/"))] == []
     assert [n for n in names if "kubesim" in n or "fixtures" in n or "/crds/" in n] == []

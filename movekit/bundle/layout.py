@@ -22,8 +22,8 @@ from movekit.bundle import scalars
 from movekit.model import MAX_DEPTH, plain_copy
 from movekit.refs import ObjectRef
 
-FORMAT_VERSION = 1
-READABLE_FORMAT_VERSIONS = (1,)
+FORMAT_VERSION = 2
+READABLE_FORMAT_VERSIONS = (1, 2)
 
 MANIFEST_FILE = "manifest.json"
 OBJECTS_DIR = "objects"

@@ -1,4 +1,5 @@
-"""The manifest: what a bundle holds, as typed records and as JSON (``schemas/manifest.v1.json``).
+"""The manifest: what a bundle holds, as typed records and as JSON (``schemas/manifest.v2.json``;
+``manifest.v1.json`` for bundles of format 1, which are still read).
 
 The digest is the sha256 of the canonical JSON of the whole manifest except ``createdAt`` and
 ``digest`` itself. It covers every file through its checksum and the graph (owners, waves,
@@ -38,8 +39,15 @@ from movekit.model import Exclusion, KindInfo, NamespaceEntry, Provider, Reason,
 from movekit.refs import ObjectRef, split_api_version
 from movekit.version import __version__
 
-SCHEMA_FILE = "manifest.v1.json"
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_FILE
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+
+
+def schema_file(version: int = FORMAT_VERSION) -> str:
+    """The name of the schema of manifests of format ``version``."""
+    return f"manifest.v{version}.json"
+
+
+SCHEMA_FILE = schema_file()
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,9 @@ class CrdEntry:
 class Source:
     server: str
     kubernetes_version: str
+    # Whether the export left every Cluster and ClusterClass of the bundle paused in the source;
+    # None when unknown (a bundle of format 1, a directory clusterctl wrote).
+    left_paused: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +160,8 @@ def build_manifest(
         format_version=FORMAT_VERSION,
         tool_version=tool_version,
         created_at=rfc3339(created_at or datetime.now(UTC)),
-        source=Source(strip_credentials(source.server), source.kubernetes_version),
+        source=Source(strip_credentials(source.server), source.kubernetes_version,
+                      source.left_paused),
         selection=selection,
         kinds=tuple(sorted(kinds, key=lambda k: (k.group, k.kind))),
         providers=tuple(sorted(providers, key=lambda p: (p.namespace, p.name, p.type))),
@@ -262,10 +274,11 @@ def parse_manifest(data: bytes) -> Manifest:
     version = doc.get("formatVersion")
     if "formatVersion" in doc and not (type(version) is int
                                        and version in READABLE_FORMAT_VERSIONS):
-        readable = ", ".join(str(v) for v in READABLE_FORMAT_VERSIONS)
+        *first, last = (str(v) for v in READABLE_FORMAT_VERSIONS)
+        readable = f"formats {', '.join(first)} and {last}" if first else f"format {last}"
         raise BundleDefect(f"{MANIFEST_FILE} formatVersion",
                            f"format {_short(version)} is not one this movekit reads "
-                           f"(it reads format {readable}); use a movekit that supports it")
+                           f"(it reads {readable}); use a movekit that supports it")
     validate_schema(doc)
     manifest = _from_json(doc)
     check_consistency(manifest)
@@ -292,30 +305,33 @@ def _inline_refs(node: Any, defs: Mapping[str, Any]) -> Any:
     return node
 
 
-def _schema_text() -> str:
-    if SCHEMA_PATH.is_file():  # a source checkout
-        return SCHEMA_PATH.read_text(encoding="utf-8")
+def _schema_text(version: int) -> str:
+    path = SCHEMA_DIR / schema_file(version)
+    if path.is_file():  # a source checkout
+        return path.read_text(encoding="utf-8")
     # An installed package ships schemas/ as movekit.schemas.
-    return resources.files("movekit.schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    return resources.files("movekit.schemas").joinpath(schema_file(version)).read_text(
+        encoding="utf-8")
 
 
 @cache
-def _schema() -> dict[str, Any]:
-    """The manifest schema with its $refs resolved. It has no recursive definitions; resolving
-    them once makes validating a manifest of ten thousand objects take about half the time."""
-    schema = json.loads(_schema_text())
+def _schema(version: int = FORMAT_VERSION) -> dict[str, Any]:
+    """The manifest schema of format ``version`` with its $refs resolved. It has no recursive
+    definitions; resolving them once makes validating a manifest of ten thousand objects take
+    about half the time."""
+    schema = json.loads(_schema_text(version))
     inlined: dict[str, Any] = _inline_refs(schema, schema.get("$defs", {}))
     return inlined
 
 
 @cache
-def _validator() -> Any:
-    return Validator(_schema())
+def _validator(version: int = FORMAT_VERSION) -> Any:
+    return Validator(_schema(version))
 
 
 @cache
 def _object_validator() -> Any:
-    return Validator(_schema()["properties"]["objects"]["items"])
+    return Validator(_schema(FORMAT_VERSION)["properties"]["objects"]["items"])
 
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
@@ -343,22 +359,28 @@ def _compiled(schema: Mapping[str, Any]) -> Callable[[Any], bool]:
 
 
 @cache
-def _fast_check() -> Callable[[Any], bool]:
-    return _compiled(_schema())
+def _fast_check(version: int = FORMAT_VERSION) -> Callable[[Any], bool]:
+    return _compiled(_schema(version))
 
 
 @cache
 def _fast_object_check() -> Callable[[Any], bool]:
-    return _compiled(_schema()["properties"]["objects"]["items"])
+    return _compiled(_schema(FORMAT_VERSION)["properties"]["objects"]["items"])
 
 
 def validate_schema(doc: Mapping[str, Any]) -> None:
-    if not _fast_check()(doc):  # only a rejection needs jsonschema, to find and word the error
-        _raise_first_error(_validator(), doc, ())
+    """Check ``doc`` against the schema of its ``formatVersion`` (one this movekit reads; any
+    other value is checked against the current schema, which refuses it)."""
+    version = doc.get("formatVersion")
+    if not (type(version) is int and version in READABLE_FORMAT_VERSIONS):
+        version = FORMAT_VERSION
+    if not _fast_check(version)(doc):  # only a rejection needs jsonschema, to word the error
+        _raise_first_error(_validator(version), doc, ())
 
 
 def _validate_object(entry: Mapping[str, Any], index: int) -> None:
-    """:func:`validate_schema` for the entry at ``objects[index]`` alone."""
+    """:func:`validate_schema` for the entry at ``objects[index]`` alone, of a manifest
+    being written (in the current format)."""
     if not _fast_object_check()(entry):
         _raise_first_error(_object_validator(), entry, ("objects", index))
 
@@ -391,7 +413,7 @@ def _to_json(m: Manifest, digest: str) -> dict[str, Any]:
         "formatVersion": m.format_version,
         "tool": {"name": "movekit", "version": m.tool_version},
         "createdAt": m.created_at,
-        "source": {"server": m.source.server, "kubernetesVersion": m.source.kubernetes_version},
+        "source": _source_json(m),
         "selection": {"namespace": m.selection.namespace,
                       "clusters": sorted(m.selection.clusters)},
         "kinds": [{"group": k.group, "version": k.version, "kind": k.kind, "plural": k.plural,
@@ -407,6 +429,14 @@ def _to_json(m: Manifest, digest: str) -> dict[str, Any]:
         "encryption": dict(m.encryption) if m.encryption is not None else None,
         "digest": digest,
     }
+
+
+def _source_json(m: Manifest) -> dict[str, Any]:
+    source: dict[str, Any] = {"server": m.source.server,
+                              "kubernetesVersion": m.source.kubernetes_version}
+    if m.format_version >= 2:  # format 1 has no such field
+        source["leftPaused"] = m.source.left_paused
+    return source
 
 
 def _object_json(e: ObjectEntry) -> dict[str, Any]:
@@ -431,7 +461,8 @@ def _from_json(doc: Mapping[str, Any]) -> Manifest:
         format_version=doc["formatVersion"],
         tool_version=doc["tool"]["version"],
         created_at=doc["createdAt"],
-        source=Source(doc["source"]["server"], doc["source"]["kubernetesVersion"]),
+        source=Source(doc["source"]["server"], doc["source"]["kubernetesVersion"],
+                      doc["source"].get("leftPaused")),
         selection=Selection(doc["selection"]["namespace"], frozenset(doc["selection"]["clusters"])),
         kinds=tuple(KindInfo(k["group"], k["version"], k["kind"], k["plural"], k["namespaced"],
                              k["crd"]) for k in doc["kinds"]),

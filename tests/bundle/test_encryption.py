@@ -277,7 +277,7 @@ def _export_encrypted(src: Env, namespace: str, target: Path, recipient: str) ->
     with src.client() as client:
         export_bundle(client, ExportOptions(
             selection=Selection(namespace=namespace, clusters=frozenset(topology.clusters)),
-            target=target, encrypt_to=(recipient,)))
+            target=target, encrypt_to=(recipient,), leave_paused=True))
 
 
 def test_export_encrypt_to_then_import_identity_recreates_the_source_secrets(
@@ -327,7 +327,7 @@ def test_the_cli_encrypts_verifies_and_inspects_without_keys_and_imports_with_on
     key_before = key.stat()
     bundle = tmp_path / "bundle"
 
-    runs = [movekit("export", "--kubeconfig", src.kubeconfig, "-n", namespace,
+    runs = [movekit("export", "--kubeconfig", src.kubeconfig, "-n", namespace, "--leave-paused",
                     "--to-directory", bundle, "--encrypt-to", recipient, umask=0)]
     runs += [movekit("verify", bundle), movekit("inspect", bundle)]
     locked = movekit("import", "--kubeconfig", dst.kubeconfig, "--from-directory", bundle)

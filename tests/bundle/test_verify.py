@@ -81,8 +81,8 @@ DEEP = b"data: " + b"[" * (MAX_YAML_DEPTH + 1) + b"]" * (MAX_YAML_DEPTH + 1) + b
 CASES = [
     # the manifest
     Case("unknown-format-version", "manifest.json formatVersion",
-         r"format 2 is not one this movekit reads \(it reads format 1\)",
-         manifest=lambda d: d.update(formatVersion=2)),
+         r"format 3 is not one this movekit reads \(it reads formats 1 and 2\)",
+         manifest=lambda d: d.update(formatVersion=3)),
     Case("format-version-not-a-number", "manifest.json formatVersion", "not one this movekit reads",
          manifest=lambda d: d.update(formatVersion="1")),
     Case("unknown-field", r"manifest.json \(top level\)", r"Additional properties .*'smuggled'",

@@ -113,10 +113,11 @@ def test_the_manifest_carries_graph_kinds_and_source_facts(tmp_path: Path) -> No
     write_sample(tmp_path / "b", server="https://admin:hunter2@api.example:6443/?token=t")
     bundle = read_bundle(tmp_path / "b")
     doc = bundle.manifest
-    assert doc["formatVersion"] == 1
+    assert doc["formatVersion"] == 2
     assert doc["tool"]["name"] == "movekit"
     assert doc["createdAt"] == "2025-01-02T03:04:05Z"
-    assert doc["source"] == {"server": "https://api.example:6443/", "kubernetesVersion": "v1.31.2"}
+    assert doc["source"] == {"server": "https://api.example:6443/", "kubernetesVersion": "v1.31.2",
+                             "leftPaused": None}
     assert doc["selection"] == {"namespace": "prod", "clusters": ["c1"]}
     assert doc["encryption"] is None
     assert [k["kind"] for k in doc["kinds"]] == [

@@ -95,7 +95,7 @@ def _ground(lane: str, work: Path, namespace: str, source: Path, target: Path,
         api.close()
     with KubeClient(source) as client:
         export_bundle(client, ExportOptions(selection=Selection(namespace=namespace),
-                                            target=work / "base"))
+                                            target=work / "base", leave_paused=True))
     return Ground(lane, work / "base", namespace, target, sim, work)
 
 

@@ -113,7 +113,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         seed_fleet(None, FLEET_CLUSTERS, namespace="fleet", store=source.store)
         with KubeClient(source.write_kubeconfig(root / "source.kubeconfig")) as client:
             export_bundle(client, ExportOptions(selection=Selection(namespace="fleet"),
-                                                target=root / "fleet.tar.zst", archive=True))
+                                                target=root / "fleet.tar.zst", archive=True,
+                                                leave_paused=True))
     with KubeSim() as target:
         yield World(archives, root / "fleet.tar.zst",
                     target.write_kubeconfig(root / "target.kubeconfig"), target, root)

@@ -38,7 +38,8 @@ def _import(dst: Env, path: Path, conflict: ConflictPolicy = ConflictPolicy.FAIL
             keys: SecretKeys | None = None) -> ImportResult:
     with dst.client() as client:
         return import_bundle(client, path, ImportOptions(
-            plan=PlanOptions(conflict=conflict), keys=keys or SecretKeys()))
+            plan=PlanOptions(conflict=conflict), keys=keys or SecretKeys(),
+            allow_active_source=True))
 
 
 def _entry(bundle: Bundle, kind: str) -> ObjectEntry:

@@ -34,7 +34,7 @@ def test_export_verify_inspect_import_through_the_cli(
     bundle = tmp_path / "b.tar.zst"
 
     exported = movekit("export", "--kubeconfig", src.kubeconfig, "-n", namespace,
-                       "--to-archive", bundle)
+                       "--leave-paused", "--to-archive", bundle)
     assert exported.returncode == 0, exported.stderr
     digest = read_bundle(bundle).digest
     assert f"bundle digest: {digest}" in exported.stdout
@@ -110,7 +110,7 @@ def test_a_denied_import_exits_7_and_a_rerun_resumes(
 ) -> None:
     sim = dst.require_sim("denies creates as an admission webhook would")
     src.seed(TOPOLOGIES["two-machines"], namespace=namespace)
-    assert movekit("export", "--kubeconfig", src.kubeconfig, "-n", namespace,
+    assert movekit("export", "--kubeconfig", src.kubeconfig, "-n", namespace, "--leave-paused",
                    "--to-directory", tmp_path / "b").returncode == 0
     sim.controls.admission(lambda verb, obj: "not today" if obj.get("kind") == "Machine" else None)
 

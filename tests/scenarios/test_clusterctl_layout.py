@@ -356,7 +356,7 @@ def test_the_cli_exports_in_clusterctl_layout_and_imports_it(
                               text=True, timeout=120, check=False)
 
     exported = movekit("export", "--kubeconfig", str(src.kubeconfig), "-n", namespace,
-                       "--to-directory", str(directory), *flags)
+                       "--leave-paused", "--to-directory", str(directory), *flags)
     assert exported.returncode == 0, exported.stderr
     assert (directory / "manifest.json").exists() == (layout == "bundle")
 

@@ -37,7 +37,8 @@ def _exported(src: Env, topology: str, namespace: str, path: Path) -> Bundle:
 
 def _import(dst: Env, path: Path, **options: object) -> ImportResult:
     with dst.client() as client:
-        return import_bundle(client, path, ImportOptions(**options))  # type: ignore[arg-type]
+        return import_bundle(client, path, ImportOptions(  # type: ignore[arg-type]
+            **{"allow_active_source": True, **options}))
 
 
 @pytest.mark.parametrize("name", READY)
@@ -111,7 +112,7 @@ def test_a_kind_the_target_does_not_serve_fails_the_plan_naming_its_crd(
 
         with KubeClient(tmp_path / "bare.yaml") as client, \
                 pytest.raises(PrecheckFailed) as failure:
-            import_bundle(client, tmp_path / "b", ImportOptions())
+            import_bundle(client, tmp_path / "b", ImportOptions(allow_active_source=True))
         assert "does not serve MachineDeployment at cluster.x-k8s.io/v1beta2" in str(failure.value)
         assert "machinedeployments.cluster.x-k8s.io" in str(failure.value)
         assert bare.request_count(write=True) == 0
@@ -257,7 +258,8 @@ def test_sigkill_of_the_importer_then_rerun_converges(
     creates_before = sim.request_count(verb="create")
     process = subprocess.Popen(
         [sys.executable, "-m", "movekit", "import", "--kubeconfig", str(dst.kubeconfig),
-         "--from-directory", str(tmp_path / "b"), "--workers", "2", "-q"],
+         "--from-directory", str(tmp_path / "b"), "--workers", "2", "-q",
+         "--allow-active-source"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
     )
     deadline = time.monotonic() + 60
@@ -299,7 +301,7 @@ def test_a_target_that_stops_answering_mid_import_is_a_resumable_partial_failure
     sim.controls.admission(go_dark_after_five_creates)
     with KubeClient(dst.kubeconfig, retry=RetryPolicy(base_delay=0.05, budget=1.0)) as client, \
             pytest.raises(PartialFailure, match="Run the same import again to resume"):
-        import_bundle(client, tmp_path / "b", ImportOptions())
+        import_bundle(client, tmp_path / "b", ImportOptions(allow_active_source=True))
 
     sim.controls.error_rate = 0.0
     sim.controls.admission(None)

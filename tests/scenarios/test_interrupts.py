@@ -149,7 +149,7 @@ def test_a_closed_standard_output_ends_a_command_with_no_traceback_and_a_hint_if
         "export": ["--kubeconfig", src.kubeconfig, "-n", namespace,
                    "--to-directory", tmp_path / "again"],
         "import": ["--kubeconfig", src.kubeconfig, "--from-directory", bundle, "--dry-run",
-                   "--conflict", "skip"],
+                   "--conflict", "skip", "--allow-active-source"],
         "version": [], "verify": [bundle], "inspect": [bundle]}
     if how == "closed":  # `movekit ... >&-`
         process = subprocess.Popen(
@@ -223,7 +223,7 @@ def test_an_interrupted_import_says_how_to_go_on_and_running_it_again_finishes(
     sim.controls.latency_ms = 30.0
     created = sim.request_count(verb="create")
     process = _start("import", "--kubeconfig", dst.kubeconfig, "--from-directory", bundle,
-                     "-q", "--workers", "1")
+                     "-q", "--workers", "1", "--allow-active-source")
     deadline = time.monotonic() + 60
     while sim.request_count(verb="create") < created + 3:
         assert process.poll() is None and time.monotonic() < deadline
@@ -235,7 +235,8 @@ def test_an_interrupted_import_says_how_to_go_on_and_running_it_again_finishes(
     assert code == 128 + signum
     assert lines == [f"interrupted ({signal.Signals(signum).name}); "
                      "run the same command again to resume"]
-    again = movekit("import", "--kubeconfig", dst.kubeconfig, "--from-directory", bundle)
+    again = movekit("import", "--kubeconfig", dst.kubeconfig, "--from-directory", bundle,
+                    "--allow-active-source")
     assert again.returncode == 0, again.stderr
     with dst.client() as target:
         assert_target_holds_bundle(target, read_bundle(bundle))

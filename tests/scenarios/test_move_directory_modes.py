@@ -99,7 +99,9 @@ def test_from_directory_honours_conflict(src: Env, dst: Env, namespace: str,
                                          tmp_path: Path) -> None:
     _exported(src, namespace, "two-machines", tmp_path / "b")
     dst.seed(TOPOLOGIES["two-machines"], namespace=namespace)  # foreign objects, same names
-    import_only = ("move", "--to-kubeconfig", dst.kubeconfig, "--from-directory", tmp_path / "b")
+    # move --to-directory resumes the source, as clusterctl's does: say it is meant.
+    import_only = ("move", "--to-kubeconfig", dst.kubeconfig, "--from-directory", tmp_path / "b",
+                   "--allow-active-source")
 
     refused = movekit(*import_only)
     skipped = movekit(*import_only, "--conflict", "skip")
@@ -114,12 +116,13 @@ def test_from_directory_honours_dry_run(src: Env, dst: Env, namespace: str,
     _exported(src, namespace, "two-machines", tmp_path / "b")
 
     planned = movekit("move", "--to-kubeconfig", dst.kubeconfig, "--from-directory",
-                      tmp_path / "b", "--dry-run", "--output", "json")
+                      tmp_path / "b", "--dry-run", "--output", "json", "--allow-active-source")
 
     assert planned.returncode == 0, planned.stderr
     assert {s["action"] for s in json.loads(planned.stdout)["plan"]} == {"create"}
     assert movekit("move", "--to-kubeconfig", dst.kubeconfig, "--from-directory",
-                   tmp_path / "b", "--dry-run", "--output", "json").stdout == planned.stdout
+                   tmp_path / "b", "--dry-run", "--output", "json",
+                   "--allow-active-source").stdout == planned.stdout
 
 
 def test_from_directory_honours_qps_and_burst(src: Env, dst: Env, namespace: str,
@@ -131,7 +134,7 @@ def test_from_directory_honours_qps_and_burst(src: Env, dst: Env, namespace: str
                            else None)
 
     done = movekit("move", "--to-kubeconfig", dst.kubeconfig, "--from-directory",
-                   tmp_path / "b", "--qps", "5", "--burst", "1")
+                   tmp_path / "b", "--qps", "5", "--burst", "1", "--allow-active-source")
 
     assert done.returncode == 0, done.stderr
     gaps = [later - earlier for earlier, later in pairwise(arrivals)]

@@ -119,9 +119,7 @@ def _prepare(case: Case, src: Env, dst: Env, namespace: str, bundle: Path) -> No
         return
     with src.client() as source:
         export_bundle(source, ExportOptions(selection=Selection(namespace=namespace),
-                                            target=bundle,
-                                            leave_paused=case.before in ("left-paused",
-                                                                         "imported")))
+                                            target=bundle, leave_paused=True))
     if case.before == "imported":
         with dst.client() as target:
             import_bundle(target, bundle, ImportOptions())

@@ -43,7 +43,8 @@ def _exported(src: Env, topology: str, namespace: str, path: Path, *,
 
 def _imported(dst: Env, path: Path) -> None:
     with dst.client() as client:
-        import_bundle(client, path, ImportOptions())
+        # A bundle exported without --leave-paused too: retire must refuse it on its own.
+        import_bundle(client, path, ImportOptions(allow_active_source=True))
 
 
 def _left(env: Env, bundle: Bundle) -> dict[ObjectRef, dict[str, Any]]:

@@ -221,6 +221,8 @@ def test_export_verify_inspect_import_and_the_air_gap_steps_never_show_secret_va
 ) -> None:
     work, dst = session.work, session.target_kubeconfig
     bundle = ("--from-directory", work / "bundle")
+    # Imported although its export left the source running: the air-gap steps follow.
+    active = "--allow-active-source"
     session.ok(session.export("export", "--to-directory", work / "bundle"))
     for flag in _verbosity_flags():
         session.ok(session.export(f"export {flag}", flag, "--to-directory", work / f"b{flag}"))
@@ -237,11 +239,11 @@ def test_export_verify_inspect_import_and_the_air_gap_steps_never_show_secret_va
           for output in outputs],
         *[(f"inspect --format {format}", ("inspect", work / "bundle", "--format", format))
           for format in _choices("inspect", work / "bundle", "--format", "?")],
-        *[(f"import --dry-run -o {output}", ("import", "--kubeconfig", dst, *bundle,
+        *[(f"import --dry-run -o {output}", ("import", "--kubeconfig", dst, *bundle, active,
                                              "--dry-run", "--output", output))
           for output in outputs],
     )
-    session.ok(("import", ("import", "--kubeconfig", dst, *bundle)))
+    session.ok(("import", ("import", "--kubeconfig", dst, *bundle, active)))
     session.ok(session.export("export --leave-paused", "--leave-paused",
                               "--to-directory", work / "paused"))
     session.ok(("resume-source", ("resume-source", "--kubeconfig", session.source_kubeconfig,
@@ -288,7 +290,7 @@ def test_failing_runs_never_show_secret_values_or_credentials(
                               "-n", session.namespace, "--journal", work / "denied.journal.json")
     denied = [session.run(f"import denied by a webhook {' '.join(flags)}", "import",
                           "--kubeconfig", session.target_kubeconfig,
-                          "--from-directory", work / "bundle", *flags)
+                          "--from-directory", work / "bundle", "--allow-active-source", *flags)
               for flags in ([], ["--output", "json"])]
     target.controls.admission(None)
     assert (rolled_back, denied) == (7, [7, 7])

@@ -71,7 +71,7 @@ def _seeded(src: Env, namespace: str) -> tuple[list[str], ObjectRef, ObjectRef]:
 def _export(src: Env, namespace: str, path: Path) -> Bundle:
     with src.client() as client:
         export_bundle(client, ExportOptions(selection=Selection(namespace=namespace),
-                                            target=path))
+                                            target=path, leave_paused=True))
     return read_bundle(path)
 
 

@@ -268,7 +268,7 @@ def test_what_the_source_server_holds_prints_escaped_through_export_and_import(
             assert len(details) == 1 and HOSTILE in details[0]
 
     bundle = tmp_path / "b"
-    stdout, _ = shown(movekit("export", *from_source, "--to-directory", bundle))
+    stdout, _ = shown(movekit("export", *from_source, "--leave-paused", "--to-directory", bundle))
     assert printable(HOSTILE) in stdout
     for command in READS:
         verb, flag, output = command
@@ -317,7 +317,7 @@ def test_an_admission_denial_full_of_controls_is_one_escaped_error_line(
     sim = dst.require_sim("denies creates as an admission webhook would")
     src.seed(TOPOLOGIES["cluster-alone"], namespace=namespace)
     bundle = tmp_path / "b"
-    shown(movekit("export", "--kubeconfig", src.kubeconfig, "-n", namespace,
+    shown(movekit("export", "--kubeconfig", src.kubeconfig, "-n", namespace, "--leave-paused",
                   "--to-directory", bundle))
     sim.controls.admission(lambda verb, obj: HOSTILE if obj.get("kind") == "Secret" else None)
 

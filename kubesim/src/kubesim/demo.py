@@ -83,12 +83,28 @@ def demo(
         out.print(f"no infrastructure was deleted by a provider in the source: "
                   f"{not controllers.infra_deleted}")
         out.rule(f"done in {time.monotonic() - started:.1f}s")
-        out.print("Try next:\n"
-                  "  movekit kubesim serve --port 6443 --kubeconfig-out /tmp/src.yaml "
-                  "--seed-clusters 5   # a cluster to play with\n"
-                  "  movekit export --kubeconfig /tmp/src.yaml -n fleet --to-directory bundle/\n"
-                  "  movekit inspect bundle/      movekit verify bundle/\n"
-                  "  movekit move --help          docs/howto/")
+        out.print(TRY_NEXT)
+
+
+# What the demo suggests next: each line is a command that works as printed (a test parses
+# every `movekit` line with the real command line).
+TRY_NEXT_SERVE = ("movekit kubesim serve --tls --port 6443 --kubeconfig-out /tmp/src.yaml "
+                  "--seed-clusters 5")
+TRY_NEXT_COMMANDS = (
+    "movekit export --kubeconfig /tmp/src.yaml -n fleet --leave-paused --to-directory bundle/",
+    "movekit verify bundle/",
+    "movekit inspect bundle/",
+    "movekit resume-source --kubeconfig /tmp/src.yaml --from-directory bundle/",
+    "movekit move --help",
+)
+TRY_NEXT = (
+    "Try next, with the venv activated (. .venv/bin/activate):\n"
+    "  a cluster to play with; it serves until Ctrl-C:\n"
+    f"    {TRY_NEXT_SERVE}\n"
+    "  then, in a second terminal:\n"
+    + "".join(f"    {command}\n" for command in TRY_NEXT_COMMANDS)
+    + "  and the how-to guides in docs/howto/."
+)
 
 
 def _show_sides(out: Console, src: KubeClient, dst: KubeClient,

@@ -67,7 +67,8 @@ def test_verify_and_inspect_show_a_handwritten_directory_in_the_waves_import_use
     code, out, err = run(["verify", str(directory)], monkeypatch, capsys)
     assert (code, err) == (0, "")
     assert out.splitlines() == [
-        f"{directory}: valid clusterctl move directory, 7 objects of 1 Cluster(s) in 3 waves",
+        f"{directory}: valid clusterctl move directory, 7 objects of 1 Cluster(s) in 3 waves "
+        "(0-2)",
         "structure only: clusterctl writes no checksums or digest, so nothing shows whether a "
         "file was changed since"]
 
@@ -102,7 +103,7 @@ def test_verify_and_inspect_show_a_handwritten_directory_in_the_waves_import_use
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[0] == (f"{directory}: written by clusterctl move --to-directory (no digest or "
-                        "checksums): 7 objects in 3 waves")
+                        "checksums): 7 objects in 3 waves (0-2)")
     assert "sha256:" not in out and "unknown.invalid" not in out
     for name in waves:
         assert any(line.strip(" │├└─").startswith(name) for line in lines), name

@@ -465,12 +465,13 @@ def move_(
                 _emit(output, render.move_json(record, None), lambda: out.print(render.line(
                     f"rolled back; the source is unpaused ({record.path})")))
                 return
-            retired = _resumable(record.path, lambda: resume(record, src, dst, MoveOptions(
+            driven = _resumable(record.path, lambda: resume(record, src, dst, MoveOptions(
                 selection=Selection(namespace=None), workers=workers, conflict=policy,
                 block_move_timeout=block_move_timeout, retire_timeout=retire_timeout,
                 force=force, allow_namespaces=namespaces, allow_secret_types=secret_types), say))
-        _emit(output, render.move_json(record, retired),
-              lambda: render.move_summary(out, record, retired, quiet=quiet))
+        _emit(output, render.move_json(record, driven.retired, imported=driven.imported),
+              lambda: render.move_summary(out, record, driven.retired,
+                                          imported=driven.imported, quiet=quiet))
         return
     if to_kubeconfig is None:
         raise UsageError("move needs --to-kubeconfig (or --to-directory / --from-directory)")
@@ -495,9 +496,11 @@ def move_(
         if result.journal is None:
             render.move_preview(out, result.preview, verbose=verbose, quiet=quiet)
         else:
-            render.move_summary(out, result.journal, result.retired, quiet=quiet)
+            render.move_summary(out, result.journal, result.retired, imported=result.imported,
+                                quiet=quiet)
 
-    _emit(output, render.move_json(result.journal, result.retired, result.preview), text)
+    _emit(output, render.move_json(result.journal, result.retired, result.preview,
+                                   result.imported), text)
 
 
 @app.command()

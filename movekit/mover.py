@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from movekit.apply import ApplyOptions
 from movekit.bundle import Bundle, ObjectEntry
@@ -43,6 +43,7 @@ from movekit.export import ExportOptions, ExportResult, export_bundle, preview_e
 from movekit.graph import wave_text
 from movekit.importer import (
     ImportOptions,
+    ImportResult,
     import_verified,
     load_verified,
     own_objects,
@@ -98,6 +99,15 @@ class MoveResult:
     journal: Journal | None
     preview: ExportResult
     retired: RetireResult | None = None
+    imported: ImportResult | None = None  # None: a dry run, or imported by an earlier run
+
+
+class Driven(NamedTuple):
+    """What a run of a move did: its import (None when an earlier run imported) and its
+    retirement of the source (None when it stopped before)."""
+
+    imported: ImportResult | None
+    retired: RetireResult | None
 
 
 @dataclass
@@ -181,19 +191,19 @@ def move(
     )
     journal.advance(Phase.PLANNED, "checks passed")
     result = MoveResult(journal=journal, preview=preview)
-    result.retired = _drive(journal, source, target, options, say, preview)
+    result.imported, result.retired = _drive(journal, source, target, options, say, preview)
     return result
 
 
 def resume(
     journal: Journal, source: KubeClient, target: KubeClient, options: MoveOptions,
     progress: ProgressLike | None = None,
-) -> RetireResult | None:
+) -> Driven:
     """Continue an interrupted move from the phase its journal reached."""
     say = reporter_of(progress)
     if journal.phase in (Phase.DONE, Phase.ROLLED_BACK):
         say(f"nothing to do: the move is {journal.phase}")
-        return None
+        return Driven(None, None)
     say(f"resuming from phase {journal.phase}")
     return _drive(journal, source, target, options, say, None)
 
@@ -227,13 +237,14 @@ def _drive(
     options: MoveOptions,
     say: Reporter,
     preview: ExportResult | None,
-) -> RetireResult | None:
+) -> Driven:
     """Run the move from the journal's phase on; ``preview``: a new move's checked first read,
     which the export then needs not repeat (a resumed move has none and reads afresh)."""
     selection = Selection(namespace=journal.selection["namespace"],
                           clusters=frozenset(journal.selection["clusters"]))
     bundle_dir = Path(journal.bundle_path)
     retired: RetireResult | None = None
+    imported: ImportResult | None = None
     bundle: Bundle | None = None
     try:
         if journal.phase in (Phase.PLANNED, Phase.PAUSING):
@@ -253,7 +264,7 @@ def _drive(
             journal.advance(Phase.EXPORTED, f"bundle {exported.manifest.digest}")
         if journal.phase == Phase.EXPORTED:
             bundle = _verified(bundle_dir, journal, say)
-            import_verified(target, bundle, ImportOptions(
+            imported = import_verified(target, bundle, ImportOptions(
                 plan=_plan_options(options),
                 apply=ApplyOptions(workers=options.workers, leave_paused=True),
                 expect_digest=journal.bundle_digest), say)
@@ -285,7 +296,7 @@ def _drive(
         resume_targets = [e for e in bundle.entries if is_pausable(e.ref) and not e.was_paused]
         set_paused(target, _entry_pausables(target, resume_targets), paused=False)
         journal.advance(Phase.DONE, "move complete")
-    return retired
+    return Driven(imported, retired)
 
 
 def _verified(bundle_dir: Path, journal: Journal, say: Reporter) -> Bundle:

@@ -425,9 +425,13 @@ def move_preview(out: Console, preview: ExportResult, *, verbose: int = 0,
 
 
 def move_summary(out: Console, journal: Journal, retired: RetireResult | None, *,
-                 quiet: bool = False) -> None:
+                 imported: ImportResult | None = None, quiet: bool = False) -> None:
     if not quiet and journal.bundle_digest:
         _whole(out, line(f"bundle {journal.bundle_path} ({journal.bundle_digest})"))
+    if not quiet and imported is not None and imported.outcome is not None:
+        totals = import_totals(imported)
+        _whole(out, line("target: " + ", ".join(f"{name} {totals[name]}"
+                                                for name in IMPORT_OUTCOMES)))
     if not quiet and retired is not None:
         _whole(out, line(_retired_counts(retired)))
     _whole(out, line(f"move {journal.phase}: journal {journal.path}"))
@@ -568,7 +572,8 @@ def retire_json(result: RetireResult) -> dict[str, Any]:
 
 
 def move_json(journal: Journal | None, retired: RetireResult | None,
-              preview: ExportResult | None = None) -> dict[str, Any]:
+              preview: ExportResult | None = None,
+              imported: ImportResult | None = None) -> dict[str, Any]:
     return _document(
         "MoveResult",
         dryRun=journal is None,
@@ -576,6 +581,9 @@ def move_json(journal: Journal | None, retired: RetireResult | None,
         journal=str(journal.path) if journal else None,
         bundle={"path": journal.bundle_path, "digest": journal.bundle_digest} if journal else None,
         objects=len(preview.graph.moved) if preview is not None else None,
+        imported=({name: count for name, count in import_totals(imported).items()
+                   if name != "resumed"}
+                  if imported is not None and imported.outcome is not None else None),
         retired=retire_json(result=retired) if retired is not None else None,
     )
 

@@ -50,7 +50,7 @@ def _ok(done: subprocess.CompletedProcess[str], what: str) -> str:
 def _exported(src: Env, topology: str, namespace: str, bundle: Path) -> Path:
     """``topology`` seeded in the source and exported by the CLI to the directory ``bundle``."""
     src.seed(TOPOLOGIES[topology], namespace=namespace)
-    _ok(movekit("export", "--kubeconfig", src.kubeconfig, "-n", namespace,
+    _ok(movekit("export", "--kubeconfig", src.kubeconfig, "-n", namespace, "--leave-paused",
                 "--to-directory", bundle), "export")
     return bundle
 
@@ -65,7 +65,7 @@ def test_every_output_shows_each_long_name_and_its_action_whole_at_any_width(
     src.seed(LONG_NAMES, namespace=namespace)
     source = ("--kubeconfig", src.kubeconfig, "-n", namespace)
     bundle = tmp_path / "b"
-    _ok(movekit("export", *source, "--to-directory", bundle), "export")
+    _ok(movekit("export", *source, "--leave-paused", "--to-directory", bundle), "export")
     names = _names(bundle)
     assert any(MACHINE in name for name in names)
     target = ("--kubeconfig", dst.kubeconfig, "--from-directory", bundle)
@@ -116,13 +116,32 @@ def test_a_fresh_import_counts_creations_and_a_repeated_one_creates_nothing(
                for action, n in kind.items() if action == "created") == 0
 
 
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_a_move_counts_what_its_import_created_in_the_target(
+    src: Env, dst: Env, namespace: str, tmp_path: Path, output: str
+) -> None:
+    src.seed(TOPOLOGIES["machinedeployment"], namespace=namespace)
+    moved = _ok(movekit("move", "--kubeconfig", src.kubeconfig, "-n", namespace,
+                        "--to-kubeconfig", dst.kubeconfig, "--journal", tmp_path / "move.json",
+                        "-o", output), "move")
+    total = len(read_bundle(tmp_path / "move.bundle").entries)
+
+    if output == "text":
+        assert f"target: created {total}, adopted 0, updated 0, skipped 0" in moved.splitlines()
+    else:
+        document = json.loads(moved)
+        jsonschema.validate(document, load_schema("output-move.v1.json"))
+        assert document["imported"] == {"created": total, "adopted": 0, "updated": 0,
+                                        "skipped": 0}
+
+
 def _quiet_and_documents(src: Env, dst: Env, namespace: str, tmp_path: Path
                          ) -> list[tuple[str, Callable[[str], list[str | Path]]]]:
     """Each command with -q or -o, as a row: its name and its arguments for a flag."""
     src.seed(TOPOLOGIES["cluster-alone"], namespace=namespace)
     source = ("--kubeconfig", src.kubeconfig, "-n", namespace)
     fixed = tmp_path / "fixed"
-    _ok(movekit("export", *source, "--to-directory", fixed), "export")
+    _ok(movekit("export", *source, "--leave-paused", "--to-directory", fixed), "export")
     into = ("--kubeconfig", dst.kubeconfig, "--from-directory", fixed)
     fresh = iter(range(1000))
     return [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -62,3 +63,19 @@ def test_help_lists_demo_and_kubesim_and_each_loads_when_invoked() -> None:
     assert listed.returncode == 0 and served.returncode == 0, listed.stderr + served.stderr
     assert " demo " in listed.stdout and " kubesim " in listed.stdout
     assert "--seed-clusters" in served.stdout
+
+
+def test_the_demo_moves_its_clusters_and_prints_its_next_commands_whole_on_a_narrow_pipe() -> None:
+    from kubesim.demo import TRY_NEXT_COMMANDS, TRY_NEXT_SERVE
+
+    demo = subprocess.run([sys.executable, "-m", "movekit", "demo", "--clusters", "2"],
+                          capture_output=True, text=True, timeout=300, check=False,
+                          env={**os.environ, "COLUMNS": "40"})
+
+    assert demo.returncode == 0, demo.stderr
+    assert "…" not in demo.stdout
+    lines = [line.strip() for line in demo.stdout.splitlines()]
+    assert "Cluster wl-0000 in the target: reconciling" in lines
+    assert "no infrastructure was deleted by a provider in the source: True" in lines
+    for command in (TRY_NEXT_SERVE, *TRY_NEXT_COMMANDS):
+        assert command in lines, f"not one whole line: {command}"

@@ -39,7 +39,7 @@ def demo(
       movekit demo
       movekit demo --clusters 10 --namespace prod
     """
-    out = Console(highlight=False)
+    out = Console(highlight=False, soft_wrap=True)  # lines whole: commands stay copyable
     started = time.monotonic()
     with KubeSim() as source, KubeSim() as target, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -47,7 +47,7 @@ def demo(
         source.write_kubeconfig(src_cfg)
         target.write_kubeconfig(dst_cfg)
 
-        out.rule("1. a bootstrap management cluster and an empty target")
+        _heading(out, "1. a bootstrap management cluster and an empty target")
         for sim in (source, target):
             with sim.api_client() as api:
                 install_crds(api)
@@ -65,24 +65,24 @@ def demo(
         access = (ClusterAccess(str(src_cfg), None, source.url),
                   ClusterAccess(str(dst_cfg), None, target.url))
         with KubeClient(src_cfg) as src, KubeClient(dst_cfg) as dst:
-            out.rule("2. the plan (movekit move --dry-run)")
+            _heading(out, "2. the plan (movekit move --dry-run)")
             plan = move(src, dst, MoveOptions(selection=selection, dry_run=True), access)
             render.move_preview(out, plan.preview)
 
-            out.rule("3. the move (movekit move)")
+            _heading(out, "3. the move (movekit move)")
             result = move(src, dst, MoveOptions(selection=selection,
                                                 journal=work / "move.journal.json"),
                           access, ConsoleReporter(interactive=False))
             assert result.journal is not None
             render.move_summary(out, result.journal, result.retired)
 
-            out.rule("4. both sides now")
+            _heading(out, "4. both sides now")
             bundle = read_bundle(Path(result.journal.bundle_path))
             _show_sides(out, src, dst, bundle.entries)
         controllers.stop()
         out.print(f"no infrastructure was deleted by a provider in the source: "
                   f"{not controllers.infra_deleted}")
-        out.rule(f"done in {time.monotonic() - started:.1f}s")
+        _heading(out, f"done in {time.monotonic() - started:.1f}s")
         out.print(TRY_NEXT)
 
 
@@ -105,6 +105,14 @@ TRY_NEXT = (
     + "".join(f"    {command}\n" for command in TRY_NEXT_COMMANDS)
     + "  and the how-to guides in docs/howto/."
 )
+
+
+def _heading(out: Console, title: str) -> None:
+    """A rule with ``title`` in it where the width allows; else the title alone, never cut."""
+    if len(title) + 6 <= out.width:
+        out.rule(title)
+    else:
+        out.print(f"── {title}")
 
 
 def _show_sides(out: Console, src: KubeClient, dst: KubeClient,

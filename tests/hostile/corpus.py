@@ -15,7 +15,7 @@ import base64
 import os
 import tarfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,9 @@ class Hostile:
     problem: str
     # Module attributes to lower for the case (a bomb that is only cheap under small limits).
     limits: dict[str, int] = field(default_factory=dict)
+    # What the command line check says first when the path is given by --from-archive or
+    # --from-directory (a path of the wrong type is a usage error, exit 2); "": it passes.
+    flag_refusal: str = ""
 
 
 # --- building blocks ------------------------------------------------------------------------
@@ -379,6 +382,7 @@ CORPUS: list[Hostile] = [
     _one("file-name-with-control-characters", "directory", _directory(_control_name),
          r"'objects/x\\x1b\[2Jerror: all good\\n\.yaml'", "control or non-printable"),
     # not a bundle at all, though named as one
-    _one("fifo-named-as-archive", "archive", _fifo_bundle, "",
-         "neither a bundle directory nor a .tar.zst archive"),
+    replace(_one("fifo-named-as-archive", "archive", _fifo_bundle, "",
+                 "neither a bundle directory nor a .tar.zst archive"),
+            flag_refusal="not a regular file"),
 ]

@@ -39,6 +39,8 @@ def _argv(command: Command, src: Env, dst: Env, namespace: str, names: dict[str,
         if _DIGEST.match(arg):
             bundle = next(argv[i + 1] for i, flag in enumerate(argv) if flag in _BUNDLE_FLAGS)
             argv[index] = read_bundle(cwd / bundle).digest
+    if argv[:1] == ["retire"] and not {"--yes", "-y", "--dry-run"} & set(argv):
+        argv.append("--yes")  # the page shows a terminal, where retire asks; the test says yes
     return argv
 
 

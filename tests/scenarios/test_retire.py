@@ -37,7 +37,7 @@ def _exported(src: Env, topology: str, namespace: str, path: Path, *,
     with src.client() as client:
         export_bundle(client, ExportOptions(
             selection=Selection(namespace=namespace, clusters=frozenset(chosen.clusters)),
-            target=path, leave_paused=leave_paused))
+            target=path, archive=path.name.endswith(".tar.zst"), leave_paused=leave_paused))
     return read_bundle(path)
 
 

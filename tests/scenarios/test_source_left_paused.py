@@ -29,7 +29,8 @@ def _export(src: Env, namespace: str, path: Path, **options: Any) -> None:
     src.seed(TOPOLOGIES[TOPOLOGY], namespace=namespace)
     with src.client() as client:
         export_bundle(client, ExportOptions(selection=Selection(namespace=namespace),
-                                            target=path, **options))
+                                            target=path, archive=path.name.endswith(".tar.zst"),
+                                            **options))
 
 
 def _source_paused(src: Env, path: Path) -> dict[str, bool]:
